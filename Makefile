@@ -1,0 +1,31 @@
+# newstag — set-up, main job and tests. Every target creates .venv if needed.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test stats clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make run: train both tasks with the default experiment, then label data/raw/
+run: $(STAMP)
+	$(BIN)/newstag-train
+	$(BIN)/newstag predict data/raw --format table
+
+## make test: the README's test command (CI runs it through .ci/run)
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+## make stats: regenerate data/README.md from the corpus
+stats: $(STAMP)
+	$(BIN)/python -m newstag.data stats --write data/README.md
+
+clean:
+	rm -rf $(VENV) experiments/runs experiments/sweeps experiments/registry

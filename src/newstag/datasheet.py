@@ -1,0 +1,155 @@
+"""Corpus statistics and the generated datasheet (``data/README.md``).
+
+``python -m newstag.data stats --write data/README.md`` regenerates the
+datasheet: every number in it is computed here from the corpus files.
+The prose sections live in ``data/datasheet.md.in`` so that they are edited
+as text, and the ``{{ tables }}`` markers are filled with generated tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from newstag import paths
+from newstag.data import DataError, Record, load_labelled, load_records, shape, write_jsonl
+from newstag.labels import LabelSchema, load_schema
+
+SPLITS = ("train", "test")
+
+
+def corpus_files(corpus_dir: Path | None = None) -> dict[str, Path]:
+    base = corpus_dir or paths.project_root() / "data" / "corpus"
+    return {name: base / f"{name}.jsonl" for name in SPLITS}
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def _pct(n: int, total: int) -> str:
+    return f"{n} ({n / total:.0%})" if total else "0"
+
+
+def stats(splits: dict[str, list[Record]], schema: LabelSchema) -> dict[str, str]:
+    """Markdown tables describing the corpus, keyed by section name."""
+    allr = [r for rs in splits.values() for r in rs]
+    names = list(splits) + ["all"]
+    groups = {**splits, "all": allr}
+    tables: dict[str, str] = {}
+
+    rows = []
+    for key, fn in (
+        ("articles", lambda rs: len(rs)),
+        ("Italian (it)", lambda rs: sum(r.lang == "it" for r in rs)),
+        ("English (en)", lambda rs: sum(r.lang == "en" for r in rs)),
+        ("headline only", lambda rs: sum(shape(r) == "headline" for r in rs)),
+        ("headline + lede / short", lambda rs: sum(shape(r) == "lede" for r in rs)),
+        ("full article (250+ words)", lambda rs: sum(shape(r) == "full" for r in rs)),
+        ("no topic", lambda rs: sum(not r.labels("topics") for r in rs)),
+    ):
+        rows.append([key] + [_pct(fn(groups[n]), len(groups[n])) if key != "articles" else len(groups[n]) for n in names])
+    tables["overview"] = _table(["", *names], rows)
+
+    tables["topics"] = _table(
+        ["topic", *names],
+        [[t] + [sum(t in r.labels("topics") for r in groups[n]) for n in names] for t in schema.ids("topics")],
+    )
+    topics = schema.ids("topics")
+    co = [[t] + [sum(t in r.labels("topics") and u in r.labels("topics") for r in allr) for u in topics] for t in topics]
+    combos = Counter(" + ".join(sorted(r.labels("topics"))) or "(none)" for r in allr)
+    tables["cooccurrence"] = _table(["", *topics], co) + "\n\n" + _table(["topic set", "articles"], combos.most_common())
+    tables["actors"] = _table(
+        ["actor", *names],
+        [[a] + [sum(a in r.labels("actors") for r in groups[n]) for n in names] for a in schema.ids("actors")],
+    )
+    per = Counter(min(len(r.labels("actors")), 5) for r in allr)
+    tables["actors_per_article"] = _table(
+        ["actors per article", "articles"], [["5+" if k == 5 else k, per[k]] for k in sorted(per)]
+    )
+    rows = []
+    for lang in sorted({r.lang for r in allr}):
+        words = sorted(len(f"{r.title} {r.subtitle} {r.text}".split()) for r in allr if r.lang == lang)
+        q = statistics.quantiles(words, n=10) if len(words) > 1 else words * 9
+        rows.append([lang, len(words), words[0], round(q[0]), round(statistics.median(words)), round(q[-1]), words[-1]])
+    tables["lengths"] = _table(["lang", "articles", "min", "p10", "median", "p90", "max"], rows)
+    return tables
+
+
+def render(template: str, tables: dict[str, str]) -> str:
+    out = template
+    for key, value in tables.items():
+        out = out.replace("{{ " + key + " }}", value)
+    return out
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    files = corpus_files(Path(args.corpus) if args.corpus else None)
+    schema = load_schema(args.schema)
+    splits = {name: load_labelled(path, schema=schema) for name, path in files.items()}
+    tables = stats(splits, schema)
+    template_path = paths.project_root() / "data" / "datasheet.md.in"
+    if args.write:
+        text = render(template_path.read_text(encoding="utf-8"), tables)
+        from newstag.fsutil import atomic_write_text
+
+        atomic_write_text(paths.resolve(args.write, Path.cwd()), text)
+        print(f"wrote {args.write}")
+    else:
+        for key, value in tables.items():
+            print(f"## {key}\n\n{value}\n")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    columns = dict(c.split("=", 1) for c in args.column or [])
+    result = load_records(args.files, schema=args.schema, columns=columns, strict=False, require_labels=args.labelled)
+    for problem in result.problems:
+        print(problem, file=sys.stderr)
+    print(f"{len(result.records)} valid record(s), {len(result.problems)} problem(s)")
+    return 1 if result.problems else 0
+
+
+def _cmd_split(args: argparse.Namespace) -> int:
+    from newstag.split import stratified_split
+
+    records = load_labelled(args.files, schema=args.schema)
+    train, test = stratified_split(records, test_size=args.test_size, seed=args.seed)
+    out = Path(args.out)
+    write_jsonl(train, out / "train.jsonl")
+    write_jsonl(test, out / "test.jsonl")
+    print(f"train: {len(train)}  test: {len(test)} ({len(test) / len(records):.1%}) -> {out}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m newstag.data", description="Corpus tools: validate, stats, split.")
+    parser.add_argument("--schema", default=None, help="label schema YAML (default: data/labels.yaml)")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("stats", help="corpus statistics; --write renders the datasheet")
+    p.add_argument("--corpus", help="folder with train.jsonl and test.jsonl (default: data/corpus)")
+    p.add_argument("--write", metavar="FILE", help="render data/datasheet.md.in into FILE")
+    p.set_defaults(func=_cmd_stats)
+    p = sub.add_parser("validate", help="check files and report every problem (exit 1 if any)")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--labelled", action="store_true", help="require topics and actors fields")
+    p.add_argument("--column", action="append", metavar="FIELD=NAME", help="column name mapping, e.g. text=body")
+    p.set_defaults(func=_cmd_validate)
+    p = sub.add_parser("split", help="iteratively stratified train/test split without near-duplicate leakage")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--out", required=True, help="output folder for train.jsonl and test.jsonl")
+    p.add_argument("--test-size", type=float, default=0.22)
+    p.add_argument("--seed", type=int, default=13)
+    p.set_defaults(func=_cmd_split)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (DataError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

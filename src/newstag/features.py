@@ -1,0 +1,263 @@
+"""Feature transformers and the factories that ``conf/features/*.yaml`` call.
+
+Every transformer takes a sequence of *articles* (see :mod:`newstag.text`)
+and follows the scikit-learn contract, so feature sets pickle, clone and
+compose in ``FeatureUnion`` / ``Pipeline``. Feature sets are assembled from
+YAML through the small factories at the bottom (``tfidf``, ``hashing``,
+``aliases``, ``union``), which turn YAML lists into the tuples and lists
+scikit-learn expects.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from newstag.labels import load_schema
+from newstag.text import compose, fields, fold_accents, lower_same_length, normalize
+
+# ------------------------------------------------------------------ text fields
+
+
+class TextField(BaseEstimator, TransformerMixin):
+    """Articles -> prepared strings, ready for a vectorizer.
+
+    Parameters
+    ----------
+    field : {"all", "title", "body"}
+        ``all`` is the title (repeated ``title_weight`` times) followed by the body.
+    title_weight : int
+        How many times the title is repeated in ``all``: a headline states
+        the topic more reliably than the fifth paragraph does.
+    unicode_form, lowercase, strip_accents
+        See :func:`newstag.text.normalize`.
+    """
+
+    def __init__(self, field: str = "all", title_weight: int = 2, unicode_form: str | None = "NFKC", lowercase: bool = True, strip_accents: bool = True):
+        self.field = field
+        self.title_weight = title_weight
+        self.unicode_form = unicode_form
+        self.lowercase = lowercase
+        self.strip_accents = strip_accents
+
+    def fit(self, X: Sequence[Any], y: Any = None) -> TextField:
+        if self.field not in ("all", "title", "body"):
+            raise ValueError(f"field must be 'all', 'title' or 'body', got {self.field!r}")
+        return self
+
+    def transform(self, X: Sequence[Any]) -> list[str]:
+        opts = {"unicode_form": self.unicode_form, "lowercase": self.lowercase, "strip_accents": self.strip_accents}
+        if self.field == "all":
+            return [normalize(compose(a, self.title_weight), **opts) for a in X]
+        return [normalize(getattr(fields(a), self.field), **opts) for a in X]
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return np.array([f"text:{self.field}"], dtype=object)
+
+
+@lru_cache(maxsize=4)
+def load_stop_words(languages: tuple[str, ...] = ("it", "en"), strip_accents: bool = True) -> tuple[str, ...]:
+    """Stop words for ``languages`` (bundled lists), normalised like the text."""
+    words: set[str] = set()
+    for lang in languages:
+        data = resources.files("newstag.resources").joinpath(f"stopwords_{lang}.txt").read_text(encoding="utf-8")
+        for line in data.splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line:
+                words.add(normalize(line, strip_accents=strip_accents))
+    return tuple(sorted(words))
+
+
+# ----------------------------------------------------------------- alias counts
+
+
+def _trie_pattern(words: Sequence[str]) -> str:
+    """A regex alternation shaped as a trie: one pass over the text, longest
+    alias first, whatever the number of aliases."""
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict) -> str:
+        ends = "" in node
+        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if ends else body
+
+    return build(trie)
+
+
+class AliasCounter(BaseEstimator, TransformerMixin):
+    """Per-actor counts of the aliases of ``data/labels.yaml`` found in the text.
+
+    Matching is accent- and case-insensitive on word boundaries (``l'Ucraina``
+    and ``dell'Ue`` match, ``Russia`` does not match inside ``Bielorussia``);
+    ``exact`` aliases (``US``, ``UN``) are case-sensitive. The schema is read
+    at ``fit`` and kept in the fitted transformer, so a saved model does not
+    depend on the file any more.
+
+    Parameters
+    ----------
+    schema : str or None
+        Path of the label schema; ``None`` for the bundled one.
+    kind : str
+        The schema section whose aliases are counted (``actors``).
+    title_separate : bool
+        Count title hits in their own columns: a name in the headline is
+        strong evidence of involvement, a name in paragraph nine much less.
+    sublinear : bool
+        Use ``log1p(count)`` so a long article does not swamp the model.
+    """
+
+    def __init__(self, schema: str | None = None, kind: str = "actors", title_separate: bool = True, sublinear: bool = True):
+        self.schema = schema
+        self.kind = kind
+        self.title_separate = title_separate
+        self.sublinear = sublinear
+
+    def fit(self, X: Sequence[Any] = (), y: Any = None) -> AliasCounter:
+        schema = load_schema(self.schema)
+        self.labels_ = schema.ids(self.kind)
+        loose: dict[str, set[int]] = {}
+        exact: dict[str, set[int]] = {}
+        for i, label_id in enumerate(self.labels_):
+            label = schema.get(self.kind, label_id)
+            for alias in label.aliases:
+                loose.setdefault(lower_same_length(fold_accents(alias)), set()).add(i)
+            for alias in label.exact:
+                exact.setdefault(fold_accents(alias), set()).add(i)
+        self.alias_map_ = {k: sorted(v) for k, v in loose.items()}
+        self.exact_map_ = {k: sorted(v) for k, v in exact.items()}
+        self.pattern_ = re.compile(r"(?<!\w)(" + _trie_pattern(sorted(self.alias_map_)) + r")(?!\w)")
+        self.exact_pattern_ = re.compile(r"(?<!\w)(" + _trie_pattern(sorted(self.exact_map_)) + r")(?!\w)") if self.exact_map_ else None
+        fields_ = ("title", "body") if self.title_separate else ("text",)
+        self.feature_names_ = np.array([f"alias:{label}@{f}" for f in fields_ for label in self.labels_], dtype=object)
+        return self
+
+    def find(self, text: str) -> list[tuple[str, int, int, str]]:
+        """Alias hits in ``text`` as ``(actor, start, end, matched text)``;
+        offsets index the original string."""
+        folded = fold_accents(text)
+        hits: list[tuple[int, int, list[int]]] = []
+        for m in self.pattern_.finditer(lower_same_length(folded)):
+            hits.append((m.start(), m.end(), self.alias_map_[m.group(1)]))
+        if self.exact_pattern_ is not None:
+            for m in self.exact_pattern_.finditer(folded):
+                hits.append((m.start(), m.end(), self.exact_map_[m.group(1)]))
+        hits.sort()
+        return [(self.labels_[i], s, e, text[s:e]) for s, e, ids in hits for i in ids]
+
+    def _counts(self, text: str) -> np.ndarray:
+        counts = np.zeros(len(self.labels_))
+        folded = fold_accents(text)
+        for m in self.pattern_.finditer(lower_same_length(folded)):
+            counts[self.alias_map_[m.group(1)]] += 1
+        if self.exact_pattern_ is not None:
+            for m in self.exact_pattern_.finditer(folded):
+                counts[self.exact_map_[m.group(1)]] += 1
+        return counts
+
+    def transform(self, X: Sequence[Any]) -> sp.csr_matrix:
+        rows = []
+        for article in X:
+            f = fields(article)
+            if self.title_separate:
+                rows.append(np.concatenate([self._counts(f.title), self._counts(f.body)]))
+            else:
+                rows.append(self._counts(f"{f.title}\n{f.body}"))
+        out = np.vstack(rows) if rows else np.zeros((0, len(self.feature_names_)))
+        if self.sublinear:
+            out = np.log1p(out)
+        return sp.csr_matrix(out)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return self.feature_names_
+
+
+# -------------------------------------------------------------------- factories
+
+
+def _prep(prep: Mapping[str, Any] | None) -> TextField:
+    return TextField(**dict(prep or {}))
+
+
+def tfidf(
+    analyzer: str = "word",
+    ngram_range: Sequence[int] = (1, 2),
+    min_df: int | float = 2,
+    max_df: float = 1.0,
+    max_features: int | None = None,
+    sublinear_tf: bool = True,
+    stop_words: Sequence[str] | None = ("it", "en"),
+    prep: Mapping[str, Any] | None = None,
+) -> Pipeline:
+    """TF-IDF over prepared text. ``stop_words`` are language codes of the
+    bundled lists (word analyzer only; character n-grams ignore them)."""
+    p = _prep(prep)
+    words = list(load_stop_words(tuple(stop_words), p.strip_accents)) if (stop_words and analyzer == "word") else None
+    vec = TfidfVectorizer(
+        analyzer=analyzer,
+        ngram_range=tuple(int(n) for n in ngram_range),
+        min_df=min_df,
+        max_df=max_df,
+        max_features=max_features,
+        sublinear_tf=sublinear_tf,
+        stop_words=words,
+        lowercase=False,  # TextField already did it
+        dtype=np.float32,
+    )
+    return Pipeline([("prep", p), ("tfidf", vec)])
+
+
+def hashing(
+    analyzer: str = "word",
+    ngram_range: Sequence[int] = (1, 2),
+    n_features: int = 2**20,
+    stop_words: Sequence[str] | None = ("it", "en"),
+    prep: Mapping[str, Any] | None = None,
+) -> Pipeline:
+    """Stateless hashed n-grams: no vocabulary to hold, so memory stays bounded
+    and chunks can be streamed through ``partial_fit`` models."""
+    p = _prep(prep)
+    words = list(load_stop_words(tuple(stop_words), p.strip_accents)) if (stop_words and analyzer == "word") else None
+    vec = HashingVectorizer(
+        analyzer=analyzer,
+        ngram_range=tuple(int(n) for n in ngram_range),
+        n_features=int(n_features),
+        alternate_sign=False,
+        norm="l2",
+        stop_words=words,
+        lowercase=False,
+        dtype=np.float32,
+    )
+    return Pipeline([("prep", p), ("hash", vec)])
+
+
+def aliases(schema: str | None = None, kind: str = "actors", title_separate: bool = True, sublinear: bool = True) -> AliasCounter:
+    """Alias counts; ``schema`` paths resolve from the project root."""
+    from newstag import paths
+
+    return AliasCounter(str(paths.resolve(schema)) if schema else None, kind, title_separate, sublinear)
+
+
+def union(parts: Mapping[str, Any], weights: Mapping[str, float] | None = None) -> FeatureUnion:
+    """Concatenate named feature blocks (``weights`` scale a block's columns)."""
+    parts = {name: part for name, part in parts.items() if part is not None}
+    if not parts:
+        raise ValueError("a feature union needs at least one part")
+    return FeatureUnion(list(parts.items()), transformer_weights=dict(weights) if weights else None)
+

@@ -1,0 +1,127 @@
+"""Text preparation shared by training and prediction.
+
+Functions here end up inside pickled pipelines (trap 4 of the style guide):
+keep their names and behaviour stable; a change in output is a versioned
+change of every model trained before it.
+
+An *article* is what every transformer receives: a ``str`` (a body without a
+title), a mapping with ``title`` / ``subtitle`` / ``text`` keys, or any object
+with those attributes (:class:`newstag.data.Record`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'", "ʼ": "'", "“": '"', "”": '"', "«": '"', "»": '"'})
+
+
+class _FoldTable(dict):
+    """``str.translate`` table that maps every character to exactly one
+    character: its base letter without diacritics, or itself.
+
+    One-to-one mapping keeps character offsets valid, so an alias found in
+    the folded text points at the same span of the original.
+    """
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        base = unicodedata.normalize("NFKD", char)
+        out = char
+        for c in base:
+            if not unicodedata.combining(c):
+                out = c
+                break
+        out = out.translate(_APOSTROPHES)
+        self[code] = out
+        return out
+
+
+class _LowerTable(dict):
+    """Lower-case one character into one character (length-preserving)."""
+
+    def __missing__(self, code: int) -> str:
+        low = chr(code).lower()
+        out = low if len(low) == 1 else chr(code)
+        self[code] = out
+        return out
+
+
+_FOLD = _FoldTable()
+_LOWER = _LowerTable()
+
+
+def fold_accents(text: str) -> str:
+    """Strip diacritics and unify apostrophes, one character for one."""
+    return text.translate(_FOLD)
+
+
+def lower_same_length(text: str) -> str:
+    """Lower-case without changing the length of the string."""
+    return text.translate(_LOWER)
+
+
+@dataclass(frozen=True)
+class Fields:
+    """The parts of an article that features look at."""
+
+    title: str
+    body: str  # subtitle and text, separated by a blank line
+
+
+def _get(article: Any, key: str) -> str:
+    if isinstance(article, Mapping):
+        value = article.get(key, "")
+    else:
+        value = getattr(article, key, "")
+    return value if isinstance(value, str) else ""
+
+
+def fields(article: Any) -> Fields:
+    """Split an article (str, mapping or record) into title and body."""
+    if isinstance(article, str):
+        return Fields("", article)
+    subtitle, text = _get(article, "subtitle"), _get(article, "text")
+    body = f"{subtitle}\n\n{text}" if subtitle and text else (subtitle or text)
+    return Fields(_get(article, "title"), body)
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def normalize(
+    text: str,
+    *,
+    unicode_form: str | None = "NFKC",
+    lowercase: bool = True,
+    strip_accents: bool = True,
+) -> str:
+    """Canonical form of a text before vectorizing.
+
+    NFKC first (ligatures, full-width forms, non-breaking spaces), then
+    lower-case and accent folding: Italian news writes *perché*/*perche'*,
+    *Erdoğan*/*Erdogan*, *Zelensky*/*Zelenskyy*; folding lets them share
+    features.
+    """
+    if unicode_form:
+        text = unicodedata.normalize(unicode_form, text)
+    text = text.translate(_APOSTROPHES)
+    if strip_accents:
+        text = fold_accents(text)
+    if lowercase:
+        text = text.lower()
+    return _SPACES.sub(" ", text).strip()
+
+
+def compose(article: Any, title_weight: int = 2) -> str:
+    """One string per article: the title repeated ``title_weight`` times, then
+    the body. Repetition is how a single bag-of-words vectorizer gives the
+    headline more say; headline-only items keep working because the title is
+    always there."""
+    f = fields(article)
+    parts = [f.title] * max(0, title_weight) + [f.body]
+    return "\n".join(p for p in parts if p)
