@@ -1,1 +1,44 @@
-"""newstag."""
+"""newstag: label news articles by topic and by the actors involved.
+
+Public API::
+
+    import newstag
+    topics = newstag.load("topics@production")   # verified before unpickling
+    topics.predict(["..."]); topics.predict_proba([...]); topics.explain(text, 5)
+    newstag.label([{"title": "...", "text": "..."}])  # both tasks
+
+Imports are lazy so that ``import newstag`` (and the CLI) start fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+__all__ = ["load", "label", "load_records", "Record", "__version__"]
+
+if TYPE_CHECKING:
+    from newstag.data import Record, load_records
+    from newstag.predict import Labeller
+
+
+def load(ref: str, registry: Any = None, allow_version_mismatch: bool = False) -> Labeller:
+    """Load a registered model (see :func:`newstag.predict.load`)."""
+    from newstag.predict import load as _load
+
+    return _load(ref, registry, allow_version_mismatch)
+
+
+def label(articles: Any, models: Any = None, *, registry: Any = None, threshold: float | None = None) -> list[dict[str, Any]]:
+    """Label articles with both tasks (see :func:`newstag.predict.label`)."""
+    from newstag.predict import label as _label
+
+    return _label(articles, models, registry=registry, threshold=threshold)
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("Record", "load_records"):
+        from newstag import data
+
+        return getattr(data, name)
+    raise AttributeError(f"module 'newstag' has no attribute {name!r}")

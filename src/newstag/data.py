@@ -116,23 +116,28 @@ class _Row:
 
 def _iter_jsonl(path: Path) -> Iterator[_Row]:
     with open(path, "rb") as fh:
-        for n, raw in enumerate(fh, 1):
-            if not raw.strip():
-                continue
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield _Row(str(path), n, {}, (Problem(str(path), n, None, f"non-UTF-8 bytes at column {exc.start + 1}", "save the file as UTF-8"),))
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield _Row(str(path), n, {}, (Problem(str(path), n, None, f"malformed JSON: {exc.msg} at column {exc.colno}", "each line must be one JSON object"),))
-                continue
-            if not isinstance(value, dict):
-                yield _Row(str(path), n, {}, (Problem(str(path), n, None, f"expected a JSON object, got {type(value).__name__}"),))
-                continue
-            yield _Row(str(path), n, value)
+        yield from iter_jsonl_stream(fh, path)
+
+
+def iter_jsonl_stream(fh: Iterable[bytes], path: str | Path, start: int = 1) -> Iterator[_Row]:
+    """Rows of a JSON Lines byte stream (a file, or standard input)."""
+    for n, raw in enumerate(fh, start):
+        if not raw.strip():
+            continue
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield _Row(str(path), n, {}, (Problem(str(path), n, None, f"non-UTF-8 bytes at column {exc.start + 1}", "save the file as UTF-8"),))
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield _Row(str(path), n, {}, (Problem(str(path), n, None, f"malformed JSON: {exc.msg} at column {exc.colno}", "each line must be one JSON object"),))
+            continue
+        if not isinstance(value, dict):
+            yield _Row(str(path), n, {}, (Problem(str(path), n, None, f"expected a JSON object, got {type(value).__name__}"),))
+            continue
+        yield _Row(str(path), n, value)
 
 
 def _iter_csv(path: Path) -> Iterator[_Row]:
@@ -239,8 +244,20 @@ def _as_label_list(value: Any, sep: str) -> list[str] | None:
 class Validator:
     """Turn raw rows into records, collecting problems instead of failing fast."""
 
-    def __init__(self, schema: LabelSchema, columns: Mapping[str, str] | None = None, require_labels: bool = False, label_sep: str = ";"):
+    def __init__(
+        self,
+        schema: LabelSchema | None,
+        columns: Mapping[str, str] | None = None,
+        require_labels: bool = False,
+        label_sep: str = ";",
+        read_labels: bool = True,
+        unique_ids: bool = True,
+        require_id: bool = True,
+    ):
         self.schema = schema
+        self.read_labels = read_labels or require_labels
+        self.unique_ids = unique_ids  # off for streaming prediction: memory stays flat
+        self.require_id = require_id  # off for prediction: the source location names the record
         self.columns = {f: (columns or {}).get(f, f) for f in FIELDS}
         self.require_labels = require_labels
         self.label_sep = label_sep
@@ -270,17 +287,20 @@ class Validator:
                 strings[f] = ""
             else:
                 strings[f] = value
+        if not strings["id"].strip() and not self.require_id:
+            strings["id"] = f"{row.file}:{row.line}"
         if not strings["id"].strip() and not any(p.field == self.columns["id"] for p in probs):
             problem(self.columns["id"], "missing or empty id", "give every record a unique id")
         if not (strings["title"].strip() or strings["subtitle"].strip() or strings["text"].strip()) and not any(p.field == self.columns["text"] for p in probs):
             problem(self.columns["text"], "empty text: the record has neither a title nor a body", "remove the record or fill its text")
 
-        labels: dict[str, tuple[str, ...] | None] = {}
-        for kind in KINDS:
-            labels[kind] = self._labels(kind, v, problem)
+        labels: dict[str, tuple[str, ...] | None] = dict.fromkeys(KINDS)
+        if self.read_labels and self.schema is not None:  # prediction input: labels, if any, are not our business
+            for kind in KINDS:
+                labels[kind] = self._labels(kind, v, problem)
 
         rid = strings["id"]
-        if rid and not probs:
+        if rid and not probs and self.unique_ids:
             first = self._seen.get(rid)
             if first is not None:
                 problem(self.columns["id"], f"duplicate id {rid!r} (first seen at {first})", "ids must be unique")

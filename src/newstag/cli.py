@@ -1,0 +1,260 @@
+"""``newstag``: predict, manage registered models, evaluate, compare runs.
+
+Thin on purpose: parse arguments, call library code, map failures to exit
+statuses. Heavy modules (scikit-learn, pandas) are imported only by the
+commands that need them, so ``newstag --help`` and a one-article prediction
+start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED_RECORDS, EXIT_USAGE = 0, 1, 2
+
+PREDICT_EPILOG = """\
+inputs:
+  .txt files (title / page counters / subtitle / body), folders of them
+  (recursive), .jsonl, .csv and .parquet files with id/title/text columns
+  (rename with --column text=body), and - for standard input (JSON Lines if
+  it starts with '{', else one raw article).
+
+exit status:
+  0  every article was labelled
+  1  some records or inputs failed (each reported on stderr); the others
+     were labelled
+  2  usage error: bad arguments, unknown or unloadable model (missing,
+     tampered, other scikit-learn version)
+
+examples:
+  newstag predict article.txt --format table --explain 5
+  newstag predict archive.parquet --column text=body -o labels.jsonl
+  cat article.txt | newstag predict - --model topics@production
+"""
+
+
+class UsageError(Exception):
+    """Raised for problems the user fixes by changing the command (exit 2)."""
+
+
+def _columns(pairs: Sequence[str] | None) -> dict[str, str]:
+    out = {}
+    for pair in pairs or []:
+        field, sep, name = pair.partition("=")
+        if not sep or not field or not name:
+            raise UsageError(f"--column expects FIELD=NAME (e.g. text=body), got {pair!r}")
+        out[field] = name
+    return out
+
+
+def _load_labellers(args: argparse.Namespace):
+    from newstag.predict import default_models, load
+    from newstag.registry import RegistryError
+
+    refs = args.model or default_models(args.registry)
+    labellers = []
+    for ref in refs:
+        try:
+            labellers.append(load(ref, args.registry, args.allow_version_mismatch))
+        except RegistryError as exc:
+            raise UsageError(str(exc)) from exc
+    tasks = [lab.task for lab in labellers]
+    if len(set(tasks)) != len(tasks):
+        raise UsageError(f"two models for the same task: {', '.join(lab.ref for lab in labellers)}")
+    return labellers
+
+
+class _Progress:
+    """A one-line counter on stderr, only when stderr is a terminal."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and sys.stderr.isatty()
+        self.start = time.perf_counter()
+        self.count = 0
+
+    def update(self, n: int) -> None:
+        self.count += n
+        if self.enabled:
+            rate = self.count / max(time.perf_counter() - self.start, 1e-9)
+            sys.stderr.write(f"\rlabelled {self.count:,} articles ({rate:,.0f}/s)")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from newstag.data import Problem, Record
+    from newstag.output import make_writer
+    from newstag.predict import InputError, batches, iter_inputs, predict_batch
+
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
+        raise UsageError(f"--threshold must be between 0 and 1, got {args.threshold}")
+    if args.explain < 0:
+        raise UsageError("--explain must be a positive number of features")
+    columns = _columns(args.column)
+    labellers = _load_labellers(args)
+    tasks = [lab.task for lab in labellers]
+
+    out_path = Path(args.output) if args.output else None
+    if out_path is not None:
+        import tempfile
+
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.name}.", dir=out_path.parent)
+        out = io.open(fd, "w", encoding="utf-8", newline="")
+    else:
+        out = sys.stdout
+    writer = make_writer(args.format, out, tasks)
+    failures = 0
+    progress = _Progress(not args.quiet)
+
+    def report(item) -> None:
+        nonlocal failures
+        failures += 1
+        print(f"newstag predict: {item}", file=sys.stderr)
+
+    def records():
+        for item in iter_inputs(args.inputs, columns):
+            if isinstance(item, Record):
+                yield item
+            elif isinstance(item, (Problem, InputError)):
+                report(item)
+
+    try:
+        for batch in batches(records(), args.batch_size):
+            for rec in predict_batch(batch, labellers, threshold=args.threshold, all_scores=args.all_scores, explain=args.explain):
+                writer.write(rec)
+            progress.update(len(batch))
+        writer.close()
+        if out_path is not None:
+            out.close()
+            os.replace(tmp_name, out_path)
+    except BaseException:
+        if out_path is not None:
+            out.close()
+            Path(tmp_name).unlink(missing_ok=True)
+        raise
+    finally:
+        progress.close()
+    if failures:
+        print(f"newstag predict: {progress.count} article(s) labelled, {failures} failed (see above)", file=sys.stderr)
+        return EXIT_FAILED_RECORDS
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------- models
+
+
+def _registry(args: argparse.Namespace):
+    from newstag.registry import Registry
+
+    return Registry(args.registry)
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    reg = _registry(args)
+    tasks = reg.tasks()
+    if not tasks:
+        print(f"no models in {reg.root}; train some with `newstag-train`")
+        return EXIT_OK
+    print(f"{'model':<16} {'created':<26} {'micro-F1':>8} {'macro-F1':>8}  aliases")
+    for task in tasks:
+        aliases = reg.aliases(task)
+        latest = reg.versions(task)[-1].version
+        for ref in reg.versions(task):
+            m = reg.manifest(ref)
+            s = m.get("metrics", {}).get("test", {}).get("summary", {})
+            tags = sorted([a for a, v in aliases.items() if v == ref.version] + (["latest"] if ref.version == latest else []))
+            fmt = lambda v: f"{v:.3f}" if isinstance(v, (int, float)) else "-"  # noqa: E731
+            print(f"{str(ref):<16} {m.get('created_at', ''):<26} {fmt(s.get('micro_f1')):>8} {fmt(s.get('macro_f1')):>8}  {', '.join(tags)}")
+    return EXIT_OK
+
+
+def cmd_models_show(args: argparse.Namespace) -> int:
+    manifest = _registry(args).manifest(args.ref)
+    if not args.full:
+        manifest = {k: v for k, v in manifest.items() if k != "config"}
+    print(json.dumps(manifest, indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def cmd_models_promote(args: argparse.Namespace) -> int:
+    ref = _registry(args).promote(args.ref, args.alias)
+    print(f"{ref.task}@{args.alias} -> {ref.version}")
+    return EXIT_OK
+
+
+def cmd_models_verify(args: argparse.Namespace) -> int:
+    reg = _registry(args)
+    ref = reg.resolve(args.ref)
+    manifest = reg.verify(ref, args.allow_version_mismatch)
+    print(f"{ref}: OK (sha256 {manifest['sha256'][:16]}..., scikit-learn {manifest['versions']['scikit-learn']})")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newstag", description="Label news articles by topic and actor; manage the models.")
+    parser.add_argument("--registry", default=None, help="model registry folder (default: experiments/registry, or $NEWSTAG_REGISTRY)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("predict", help="label articles", epilog=PREDICT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inputs", nargs="+", help="files, folders, or - for standard input")
+    p.add_argument("-m", "--model", action="append", help="model reference (topics, topics@v3, topics@production, a folder); repeatable. Default: each task at production, else latest")
+    p.add_argument("-f", "--format", choices=("jsonl", "json", "csv", "table"), default="jsonl")
+    p.add_argument("-o", "--output", help="write here (atomically) instead of standard output")
+    p.add_argument("--all-scores", action="store_true", help="add every label's probability")
+    p.add_argument("--threshold", type=float, help="one threshold for every label instead of the tuned ones")
+    p.add_argument("--explain", type=int, default=0, metavar="N", help="top N contributing features (and alias hits) per predicted label")
+    p.add_argument("--column", action="append", metavar="FIELD=NAME", help="input column names, e.g. text=body title=headline id=url")
+    p.add_argument("--batch-size", type=int, default=1000)
+    p.add_argument("--allow-version-mismatch", action="store_true", help="load models saved by another scikit-learn minor version")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    p.set_defaults(func=cmd_predict)
+
+    models = sub.add_parser("models", help="list, show, promote and verify registered models")
+    msub = models.add_subparsers(dest="models_command", required=True)
+    m = msub.add_parser("list", help="every version of every task")
+    m.set_defaults(func=cmd_models_list)
+    m = msub.add_parser("show", help="a model's manifest")
+    m.add_argument("ref")
+    m.add_argument("--full", action="store_true", help="include the resolved training config")
+    m.set_defaults(func=cmd_models_show)
+    m = msub.add_parser("promote", help="point an alias (e.g. production) at a version")
+    m.add_argument("ref")
+    m.add_argument("alias")
+    m.set_defaults(func=cmd_models_promote)
+    m = msub.add_parser("verify", help="check a model file against its manifest (hash, versions)")
+    m.add_argument("ref")
+    m.add_argument("--allow-version-mismatch", action="store_true")
+    m.set_defaults(func=cmd_models_verify)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from newstag.registry import RegistryError
+
+    try:
+        return args.func(args)
+    except (UsageError, RegistryError) as exc:
+        print(f"newstag: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # `newstag predict ... | head`
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Why a label was predicted: top feature contributions and alias hits.
+
+For a linear model the score of label *j* is ``w_j · x + b_j``; the
+contribution of feature *k* is ``w_jk * x_k``. Features with ``x_k = 0`` (not
+in the text) contribute nothing, so every feature listed is really present
+in the (normalised) article.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from newstag.features import AliasCounter
+
+if TYPE_CHECKING:
+    from newstag.predict import Labeller
+
+
+def _feature_names(model: Any) -> np.ndarray | None:
+    try:
+        return np.asarray(model.feature_names(), dtype=object)
+    except (AttributeError, ValueError, TypeError):
+        return None  # e.g. hashed features have no names
+
+
+def _alias_counter(model: Any, label_kind: str) -> AliasCounter | None:
+    """The model's own alias transformer, or a fresh one from the bundled schema
+    for an actor model without alias features."""
+    feats = model.pipeline_.named_steps["features"]
+    parts = [feats] + [t for _, t in getattr(feats, "transformer_list", [])]
+    for part in parts:
+        if isinstance(part, AliasCounter):
+            return part
+    if label_kind != "actors":
+        return None
+    return _bundled_counter()
+
+
+@lru_cache(maxsize=1)
+def _bundled_counter() -> AliasCounter:
+    return AliasCounter().fit()
+
+
+def _cache(lab: Labeller) -> dict[str, Any]:
+    cache = getattr(lab, "_explain_cache", None)
+    if cache is None:
+        W = lab.model.contributions()
+        cache = {
+            "W": None if W is None else W.astype(np.float32),
+            "names": _feature_names(lab.model),
+            "aliases": _alias_counter(lab.model, lab.manifest.get("label_kind", lab.task)),
+        }
+        lab._explain_cache = cache
+    return cache
+
+
+def alias_hits(counter: AliasCounter, article: Any) -> list[dict[str, Any]]:
+    """Alias hits per field of the article, offsets into that field's text."""
+    if isinstance(article, str):
+        parts = {"text": article}
+    else:
+        get = article.get if isinstance(article, dict) else (lambda k, d="": getattr(article, k, d))
+        parts = {k: get(k, "") or "" for k in ("title", "subtitle", "text")}
+    hits = []
+    for field, text in parts.items():
+        for actor, start, end, matched in counter.find(text):
+            hits.append({"actor": actor, "alias": matched, "field": field, "start": start, "end": end})
+    return hits
+
+
+def explain(lab: Labeller, article: Any, n: int = 5, labels: list[str] | None = None) -> dict[str, Any]:
+    cache = _cache(lab)
+    if labels is None:
+        labels = [p["label"] for p in lab.predict([article])[0]]
+    x = lab.model.pipeline_.named_steps["features"].transform([article]).tocsr()
+    hits = alias_hits(cache["aliases"], article) if cache["aliases"] is not None else []
+    out: dict[str, Any] = {}
+    for label in labels:
+        j = lab.labels.index(label)
+        entry: dict[str, Any] = {"features": []}
+        if cache["W"] is not None and x.nnz:
+            cols, vals = x.indices, x.data
+            contrib = vals * cache["W"][j, cols]
+            order = np.argsort(-contrib)[:n]
+            names = cache["names"]
+            entry["features"] = [
+                {"feature": str(names[cols[i]]) if names is not None else f"feature_{cols[i]}", "contribution": round(float(contrib[i]), 4)}
+                for i in order
+                if contrib[i] > 0
+            ]
+        if cache["aliases"] is not None and lab.manifest.get("label_kind", lab.task) == "actors":
+            entry["aliases"] = [h for h in hits if h["actor"] == label]
+        out[label] = entry
+    return out
+
+
+__all__ = ["explain", "alias_hits"]
