@@ -62,10 +62,14 @@ class LabelSchema:
         }
         if unknown.strip().lower() in by_name:
             return by_name[unknown.strip().lower()]
-        match = difflib.get_close_matches(lowered, self.ids(kind) + list(by_name), n=1, cutoff=0.6)
-        if not match:
-            return None
-        return match[0] if match[0] in self._index[kind] else by_name[match[0]]
+        containing = [i for i in self.ids(kind) if lowered in i]
+        if len(containing) == 1 and len(lowered) >= 3:
+            return containing[0]
+        match = difflib.get_close_matches(lowered, self.ids(kind), n=1, cutoff=0.75)
+        if match:
+            return match[0]
+        match = difflib.get_close_matches(unknown.strip().lower(), list(by_name), n=1, cutoff=0.8)
+        return by_name[match[0]] if match else None
 
     def _check_kind(self, kind: str) -> str:
         if kind not in KINDS:
