@@ -151,6 +151,10 @@ class AliasCounter(BaseEstimator, TransformerMixin):
     def find(self, text: str) -> list[tuple[str, int, int, str]]:
         """Alias hits in ``text`` as ``(actor, start, end, matched text)``;
         offsets index the original string."""
+        return [(self.labels_[i], s, e, text[s:e]) for s, e, i in self._spans(text)]
+
+    def _spans(self, text: str) -> list[tuple[int, int, int]]:
+        """Sorted unique ``(start, end, label index)`` hits."""
         folded = fold_accents(text)
         hits: list[tuple[int, int, list[int]]] = []
         for m in self.pattern_.finditer(lower_same_length(folded)):
@@ -158,17 +162,12 @@ class AliasCounter(BaseEstimator, TransformerMixin):
         if self.exact_pattern_ is not None:
             for m in self.exact_pattern_.finditer(folded):
                 hits.append((m.start(), m.end(), self.exact_map_[m.group(1)]))
-        hits.sort()
-        return [(self.labels_[i], s, e, text[s:e]) for s, e, ids in hits for i in ids]
+        return sorted({(s, e, i) for s, e, ids in hits for i in ids})  # an alias in both lists counts once
 
     def _counts(self, text: str) -> np.ndarray:
         counts = np.zeros(len(self.labels_))
-        folded = fold_accents(text)
-        for m in self.pattern_.finditer(lower_same_length(folded)):
-            counts[self.alias_map_[m.group(1)]] += 1
-        if self.exact_pattern_ is not None:
-            for m in self.exact_pattern_.finditer(folded):
-                counts[self.exact_map_[m.group(1)]] += 1
+        for _, _, i in self._spans(text):
+            counts[i] += 1
         return counts
 
     def transform(self, X: Sequence[Any]) -> sp.csr_matrix:

@@ -29,7 +29,9 @@ def best_threshold(
     Candidates are the midpoints between consecutive distinct scores (so a
     threshold never sits exactly on a training score), clipped to
     ``[floor, ceiling]``. Among equally good candidates the middle one is
-    taken: the widest margin on both sides. With fewer than ``min_positives``
+    taken: the widest margin on both sides. When no candidate gets a single
+    positive right, the floor is used, so the label can still fire on
+    unseen text. With fewer than ``min_positives``
     positives there is no evidence to tune on and ``default`` is used.
     """
     y_true = np.asarray(y_true).astype(int)
@@ -40,6 +42,8 @@ def best_threshold(
     mids = (distinct[:-1] + distinct[1:]) / 2 if len(distinct) > 1 else distinct
     candidates = np.unique(np.clip(np.concatenate([mids, [floor, ceiling, default]]), floor, ceiling))
     f1 = np.array([f1_at(y_true, scores, t) for t in candidates])
+    if f1.max() == 0.0:  # the model never separates this label: keep it alive at the floor
+        return float(floor)
     best = np.flatnonzero(f1 >= f1.max() - 1e-12)
     return float(candidates[best[len(best) // 2]])
 
