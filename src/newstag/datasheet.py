@@ -78,6 +78,8 @@ def stats(splits: dict[str, list[Record]], schema: LabelSchema) -> dict[str, str
         words = sorted(len(f"{r.title} {r.subtitle} {r.text}".split()) for r in allr if r.lang == lang)
         q = statistics.quantiles(words, n=10) if len(words) > 1 else words * 9
         rows.append([lang, len(words), words[0], round(q[0]), round(statistics.median(words)), round(q[-1]), words[-1]])
+    prefixes = Counter(r.id.split("-", 1)[0] for r in allr)
+    tables["sources"] = _table(["id prefix", "articles"], sorted(prefixes.items()))
     tables["lengths"] = _table(["lang", "articles", "min", "p10", "median", "p90", "max"], rows)
     return tables
 

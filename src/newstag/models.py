@@ -139,24 +139,28 @@ class MultiLabelModel(BaseEstimator, ClassifierMixin):
         self.default_threshold = default_threshold
         self.random_state = random_state
 
-    def _pipeline(self) -> Pipeline:
-        return Pipeline([("features", clone(self.features)), ("clf", clone(self.classifier))])
-
-    def oof_proba(self, X: Sequence[Any], Y: np.ndarray, progress: Callable[[str], None] | None = None) -> np.ndarray:
-        """Out-of-fold probabilities over ``threshold_folds`` stratified folds."""
+    def oof_proba(self, Xf: Any, Y: np.ndarray, progress: Callable[[str], None] | None = None) -> np.ndarray:
+        """Out-of-fold probabilities of the classifier over ``threshold_folds``
+        iteratively stratified folds of the feature matrix ``Xf``."""
         from newstag.split import kfold_indices
 
         P = np.zeros(Y.shape, dtype=float)
         folds = kfold_indices(Y, self.threshold_folds, self.random_state)
         for k, (tr, te) in enumerate(folds, 1):
             t0 = time.perf_counter()
-            pipe = self._pipeline().fit([X[i] for i in tr], Y[tr])
-            P[te] = pipe.predict_proba([X[i] for i in te])
+            P[te] = clone(self.classifier).fit(Xf[tr], Y[tr]).predict_proba(Xf[te])
             if progress:
                 progress(f"threshold fold {k}/{len(folds)} in {time.perf_counter() - t0:.1f}s")
         return P
 
     def fit(self, X: Sequence[Any], Y: Any, progress: Callable[[str], None] | None = None) -> MultiLabelModel:
+        """Fit features once, tune thresholds on out-of-fold predictions, fit
+        the classifier on everything.
+
+        The features are label-free (vocabulary, IDF, alias patterns), so
+        fitting them on all training articles leaks no label into the
+        out-of-fold predictions; only the classifier is refitted per fold.
+        """
         X = list(X)
         Y = np.asarray(Y, dtype=int)
         if Y.ndim != 2:
@@ -164,6 +168,16 @@ class MultiLabelModel(BaseEstimator, ClassifierMixin):
         self.labels_ = list(self.labels) if len(self.labels) else [str(i) for i in range(Y.shape[1])]
         if len(self.labels_) != Y.shape[1]:
             raise ValueError(f"{len(self.labels_)} label names for {Y.shape[1]} columns")
+        t0 = time.perf_counter()
+        features = clone(self.features)
+        Xf = features.fit_transform(X)
+        if hasattr(Xf, "tocsr"):
+            Xf = Xf.tocsr()
+            Xf.sort_indices()  # parallel one-vs-rest memory-maps X read-only: sort now, not in a worker
+        else:
+            Xf = np.asarray(Xf)
+        if progress:
+            progress(f"features: {Xf.shape[1]} columns in {time.perf_counter() - t0:.1f}s")
         opts = {
             "floor": self.threshold_floor,
             "ceiling": self.threshold_ceiling,
@@ -171,12 +185,13 @@ class MultiLabelModel(BaseEstimator, ClassifierMixin):
             "default": self.default_threshold,
         }
         if self.threshold_folds and self.threshold_folds > 1 and len(X) >= 2 * self.threshold_folds:
-            self.oof_proba_ = self.oof_proba(X, Y, progress)
+            self.oof_proba_ = self.oof_proba(Xf, Y, progress)
             self.thresholds_ = tune_thresholds(Y, self.oof_proba_, **opts)
         else:
             self.oof_proba_ = None
             self.thresholds_ = np.full(Y.shape[1], float(np.clip(self.default_threshold, self.threshold_floor, self.threshold_ceiling)))
-        self.pipeline_ = self._pipeline().fit(X, Y)
+        classifier = clone(self.classifier).fit(Xf, Y)
+        self.pipeline_ = Pipeline([("features", features), ("clf", classifier)])
         return self
 
     def predict_proba(self, X: Sequence[Any]) -> np.ndarray:

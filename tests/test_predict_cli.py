@@ -1,0 +1,214 @@
+"""``newstag predict`` and the Python API, end to end on real files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import ROOT, run_cli, shared_or_skip, write_jsonl
+
+RAW = ROOT / "data" / "raw"
+
+
+def predict(registry, *args, stdin=None):
+    return run_cli("--registry", str(registry), "predict", "-q", *args, stdin=stdin)
+
+
+def lines(proc):
+    return [json.loads(line) for line in proc.stdout.decode().splitlines() if line.strip()]
+
+
+ARTICLES = [
+    {"id": "n1", "title": "Lavrov e Blinken al telefono, la Turchia si offre come mediatrice", "text": "Colloquio tra i ministri degli Esteri di Russia e Stati Uniti. Ankara propone di ospitare i negoziati tra Mosca e Kiev."},
+    {"id": "n2", "title": "Juventus-Inter 1-1, pari nel derby d'Italia", "text": "Gol di Vlahovic e Lautaro nel secondo tempo."},
+]
+
+
+def test_raw_directory_jsonl_default(trained_registry):
+    proc = predict(trained_registry, str(RAW))
+    assert proc.returncode == 0, proc.stderr.decode()
+    out = lines(proc)
+    assert {o["id"] for o in out} == {p.stem for p in RAW.glob("*.txt")}
+    for o in out:
+        assert set(o) >= {"id", "source", "topics", "actors", "models"}
+        assert o["models"] == {"topics": "topics@v1", "actors": "actors@v1"}
+        for p in o["topics"] + o["actors"]:
+            assert p["probability"] >= p["threshold"]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_tabular_inputs_with_custom_columns(trained_registry, tmp_path, fmt):
+    import pandas as pd
+
+    frame = pd.DataFrame(ARTICLES).rename(columns={"text": "body"})
+    path = tmp_path / f"in.{fmt}"
+    if fmt == "jsonl":
+        write_jsonl(path, frame.to_dict("records"))
+    elif fmt == "csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path)
+    proc = predict(trained_registry, str(path), "--column", "text=body")
+    assert proc.returncode == 0, proc.stderr.decode()
+    out = lines(proc)
+    assert [o["id"] for o in out] == ["n1", "n2"]
+    assert "diplomacy" in [p["label"] for p in out[0]["topics"]]
+    assert out[1]["topics"] == []
+
+
+def test_stdin_raw_and_jsonl(trained_registry):
+    raw = (RAW / "berlin-air-defence-kyiv.txt").read_bytes()
+    out = lines(predict(trained_registry, "-", stdin=raw))
+    assert out[0]["id"] == "<stdin>" and "germany" in [p["label"] for p in out[0]["actors"]]
+    jl = "\n".join(json.dumps(a) for a in ARTICLES).encode()
+    out = lines(predict(trained_registry, "-", stdin=b"\n" + jl))
+    assert [o["id"] for o in out] == ["n1", "n2"]
+
+
+def test_several_inputs_in_one_call(trained_registry, tmp_path):
+    path = write_jsonl(tmp_path / "a.jsonl", ARTICLES)
+    out = lines(predict(trained_registry, str(path), str(RAW / "berlin-air-defence-kyiv.txt")))
+    assert len(out) == 3
+
+
+def test_output_formats(trained_registry, tmp_path):
+    path = write_jsonl(tmp_path / "a.jsonl", ARTICLES)
+    as_json = json.loads(predict(trained_registry, str(path), "--format", "json").stdout)
+    assert [o["id"] for o in as_json] == ["n1", "n2"]
+    rows = list(csv.DictReader(io.StringIO(predict(trained_registry, str(path), "--format", "csv").stdout.decode())))
+    assert rows[0]["id"] == "n1" and "diplomacy" in rows[0]["topics"].split(";")
+    table = predict(trained_registry, str(path), "--format", "table").stdout.decode()
+    assert "n1" in table and "topics:" in table and "actors:" in table
+    out_file = tmp_path / "sub" / "out.jsonl"
+    proc = predict(trained_registry, str(path), "--output", str(out_file))
+    assert proc.stdout == b"" and len(out_file.read_text().splitlines()) == 2
+    assert not [p for p in out_file.parent.iterdir() if p.name.startswith(".")]  # no temp file left
+
+
+def test_all_scores_and_threshold_override(trained_registry, tmp_path):
+    path = write_jsonl(tmp_path / "a.jsonl", ARTICLES[:1])
+    (o,) = lines(predict(trained_registry, str(path), "--all-scores"))
+    assert len(o["scores"]["actors"]) == 25 and len(o["scores"]["topics"]) == 3
+    (low,) = lines(predict(trained_registry, str(path), "--threshold", "0.0"))
+    assert len(low["actors"]) == 25 and all(p["threshold"] == 0.0 for p in low["actors"])
+    proc = predict(trained_registry, str(path), "--threshold", "3")
+    assert proc.returncode == 2 and b"between 0 and 1" in proc.stderr
+
+
+def test_explain_features_are_in_the_text_and_alias_offsets_point_at_aliases(trained_registry):
+    from newstag.data import load_records
+    from newstag.text import compose, normalize
+
+    path = RAW / "emirati-scambio-prigionieri.txt"
+    (record,) = load_records(path).records
+    (o,) = lines(predict(trained_registry, str(path), "--explain", "5"))
+    doc = normalize(compose(record))
+    assert o["explanations"]["topics"] and o["explanations"]["actors"]
+    for task, per_label in o["explanations"].items():
+        for label, ev in per_label.items():
+            assert 0 < len(ev["features"]) <= 5
+            for f in ev["features"]:
+                block, _, name = f["feature"].partition("__")
+                if block == "char":
+                    assert name.strip() in doc, (label, f)
+                if block == "word":  # stop words are dropped between the words of an n-gram
+                    assert all(w in doc.replace("'", " ").split() for w in name.split()), (label, f)
+                assert f["contribution"] > 0
+    for label, ev in o["explanations"]["actors"].items():
+        for hit in ev["aliases"]:
+            field_text = getattr(record, hit["field"])
+            assert field_text[hit["start"] : hit["end"]] == hit["alias"]
+    assert any(h["alias"] == "Emirati Arabi Uniti" for h in o["explanations"]["actors"].get("uae", {}).get("aliases", []))
+
+
+def test_bad_records_are_reported_and_the_rest_labelled(trained_registry, tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    path.write_text(json.dumps(ARTICLES[0]) + "\n{broken\n" + json.dumps({"id": "e", "title": "", "text": " "}) + "\n" + json.dumps(ARTICLES[1]) + "\n")
+    proc = predict(trained_registry, str(path), str(tmp_path / "missing.jsonl"))
+    assert proc.returncode == 1
+    assert [o["id"] for o in lines(proc)] == ["n1", "n2"]
+    err = proc.stderr.decode()
+    assert f"{path}:2:" in err and "malformed JSON" in err
+    assert f"{path}:3: field 'text': empty text" in err
+    assert "missing.jsonl" in err and "no such file" in err
+    assert "2 article(s) labelled, 3 failed" in err
+
+
+def test_unknown_model_is_a_usage_error(trained_registry):
+    proc = predict(trained_registry, str(RAW), "--model", "topics@v42")
+    assert proc.returncode == 2 and b"no version v42" in proc.stderr
+    proc = run_cli("--registry", str(trained_registry / "nowhere"), "predict", str(RAW))
+    assert proc.returncode == 2 and b"newstag-train" in proc.stderr
+
+
+def test_tampered_model_is_refused(trained_registry, tmp_path):
+    import shutil
+
+    copy = tmp_path / "reg"
+    shutil.copytree(trained_registry, copy)
+    model = copy / "topics" / "v1" / "model.joblib"
+    model.write_bytes(model.read_bytes() + b"\0")
+    proc = predict(copy, str(RAW), "--model", "topics")
+    assert proc.returncode == 2 and b"does not match the manifest" in proc.stderr
+    proc = run_cli("--registry", str(copy), "models", "verify", "topics")
+    assert proc.returncode == 2
+
+
+def test_models_commands(trained_registry, tmp_path):
+    import shutil
+
+    reg = tmp_path / "reg"
+    shutil.copytree(trained_registry, reg)
+    listing = run_cli("--registry", str(reg), "models", "list").stdout.decode()
+    assert "topics@v1" in listing and "actors@v1" in listing and "latest" in listing
+    assert run_cli("--registry", str(reg), "models", "promote", "topics@v1", "production").returncode == 0
+    shown = json.loads(run_cli("--registry", str(reg), "models", "show", "topics@production").stdout)
+    assert shown["version"] == "v1" and "config" not in shown
+    assert b"OK" in run_cli("--registry", str(reg), "models", "verify", "actors@latest").stdout
+    out = lines(predict(reg, str(RAW / "berlin-air-defence-kyiv.txt")))
+    assert out[0]["models"]["topics"] == "topics@v1"
+
+
+def test_api_and_cli_agree(trained_registry, tmp_path):
+    import newstag
+
+    path = write_jsonl(tmp_path / "a.jsonl", ARTICLES)
+    cli = lines(predict(trained_registry, str(path)))
+    api = newstag.label(ARTICLES, registry=trained_registry)
+    for c, a in zip(cli, api):
+        assert c["topics"] == a["topics"] and c["actors"] == a["actors"] and c["models"] == a["models"]
+    topics = newstag.load("topics", registry=trained_registry)
+    assert topics.predict(ARTICLES) == [c["topics"] for c in cli]
+    probs = topics.predict_proba(ARTICLES)
+    assert set(probs[0]) == {"diplomacy", "military_aid", "mediation"}
+    assert set(topics.explain(ARTICLES[0], 3)) == {p["label"] for p in cli[0]["topics"]}
+
+
+def test_shared_sample_gets_sensible_labels(trained_registry):
+    path = shared_or_skip("samples", "usa-russia-colloqui.txt")
+    (o,) = lines(predict(trained_registry, str(path)))
+    actors = {p["label"] for p in o["actors"]}
+    assert {"usa", "russia", "ukraine", "turkey"} <= actors
+    assert "diplomacy" in {p["label"] for p in o["topics"]}
+
+
+@pytest.fixture(scope="module")
+def api_models(trained_registry):
+    import newstag
+
+    return [newstag.load(t, registry=trained_registry) for t in ("topics", "actors")]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(title=st.text(max_size=80), text=st.text(max_size=400))
+def test_arbitrary_unicode_never_crashes(api_models, title, text):
+    from newstag.predict import predict_batch
+    from newstag.data import Record
+
+    out = predict_batch([Record(id="x", title=title, text=text)], api_models, all_scores=True, explain=2)
+    assert len(out) == 1 and set(out[0]["scores"]) == {"topics", "actors"}
