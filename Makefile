@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test stats clean
+.PHONY: install run test stats metrics clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ run: $(STAMP)
 ## make test: the README's test command (CI runs it through .ci/run)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+## make metrics: regenerate experiments/METRICS.md and the README metrics block
+metrics: $(STAMP)
+	$(BIN)/python -m newstag.docs
 
 ## make stats: regenerate data/README.md from the corpus
 stats: $(STAMP)

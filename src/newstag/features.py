@@ -187,6 +187,23 @@ class AliasCounter(BaseEstimator, TransformerMixin):
         return self.feature_names_
 
 
+def slim(transformer: Any) -> Any:
+    """Drop what a fitted feature step does not need to transform.
+
+    ``TfidfVectorizer.stop_words_`` keeps every term cut by ``min_df`` /
+    ``max_df`` (for character n-grams, hundreds of thousands): it only
+    serves introspection, and it dominates the size and load time of a
+    saved model. scikit-learn documents it as safe to remove.
+    """
+    if hasattr(transformer, "stop_words_"):
+        del transformer.stop_words_
+    for child in getattr(transformer, "steps", []):
+        slim(child[1])
+    for child in getattr(transformer, "transformer_list", []):
+        slim(child[1])
+    return transformer
+
+
 # -------------------------------------------------------------------- factories
 
 

@@ -21,6 +21,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import Pipeline
 
+from newstag.features import slim
 from newstag.thresholds import tune_thresholds
 
 log = logging.getLogger(__name__)
@@ -171,6 +172,7 @@ class MultiLabelModel(BaseEstimator, ClassifierMixin):
         t0 = time.perf_counter()
         features = clone(self.features)
         Xf = features.fit_transform(X)
+        slim(features)
         if hasattr(Xf, "tocsr"):
             Xf = Xf.tocsr()
             Xf.sort_indices()  # parallel one-vs-rest memory-maps X read-only: sort now, not in a worker
