@@ -201,6 +201,55 @@ def cmd_models_verify(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ------------------------------------------------------------------ reports
+
+
+def _default_out(kind: str) -> Path:
+    from newstag import paths
+
+    return paths.project_root() / "experiments" / "reports" / f"{time.strftime('%Y-%m-%d_%H-%M-%S')}_{kind}"
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from newstag.data import DataError
+    from newstag.reports import evaluate_dataset
+
+    if len(args.items) < 2:
+        raise UsageError("give at least one model and a dataset: newstag evaluate topics actors data/corpus/test.jsonl")
+    *refs, data = args.items
+    out = Path(args.out) if args.out else _default_out("evaluate")
+    try:
+        html = evaluate_dataset(refs, data, out, registry=args.registry, columns=_columns(args.column), schema=args.schema, allow_version_mismatch=args.allow_version_mismatch)
+    except (DataError, FileNotFoundError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    print(f"report: {html}\nmarkdown: {html.with_name('report.md')}\nmetrics: {html.with_name('metrics.json')}")
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from newstag import paths
+    from newstag.fsutil import atomic_write_text
+    from newstag.registry import Registry
+    from newstag.reports.compare import collect, rank, to_html, to_markdown
+
+    root = paths.project_root()
+    sources = args.paths or [p for p in (root / "experiments" / "runs", root / "experiments" / "sweeps") if p.is_dir()]
+    try:
+        rows = rank(collect(sources, None if args.no_registry else Registry(args.registry).root), args.metric)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    if not rows:
+        print("nothing to compare: train some runs first (newstag-train)")
+        return EXIT_OK
+    md = to_markdown(rows, args.metric)
+    out = Path(args.out) if args.out else root / "experiments" / "reports" / "leaderboard"
+    atomic_write_text(out / "leaderboard.md", md)
+    atomic_write_text(out / "leaderboard.html", to_html(rows, args.metric))
+    print(md)
+    print(f"written: {out / 'leaderboard.md'}, {out / 'leaderboard.html'}")
+    return EXIT_OK
+
+
 # ------------------------------------------------------------------- parser
 
 
@@ -239,6 +288,22 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("ref")
     m.add_argument("--allow-version-mismatch", action="store_true")
     m.set_defaults(func=cmd_models_verify)
+    p = sub.add_parser("evaluate", help="evaluate registered models on a labelled dataset and write a report")
+    p.add_argument("items", nargs="+", metavar="MODEL... DATA", help="model references, then the labelled data file or folder")
+    p.add_argument("-o", "--out", help="report folder (default: experiments/reports/<time>_evaluate)")
+    p.add_argument("--column", action="append", metavar="FIELD=NAME", help="column names of the data, e.g. text=body")
+    p.add_argument("--schema", help="label schema of the data (default: data/labels.yaml)")
+    p.add_argument("--allow-version-mismatch", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
+    report = sub.add_parser("report", help="compare runs, sweeps and registered models")
+    rsub = report.add_subparsers(dest="report_command", required=True)
+    r = rsub.add_parser("compare", help="a leaderboard (Markdown and HTML) ranked by a metric")
+    r.add_argument("paths", nargs="*", help="run or sweep folders (default: experiments/runs and experiments/sweeps)")
+    r.add_argument("--metric", default="test.micro_f1", choices=("cv.micro_f1", "cv.macro_f1", "test.micro_f1", "test.macro_f1"))
+    r.add_argument("-o", "--out", help="output folder (default: experiments/reports/leaderboard)")
+    r.add_argument("--no-registry", action="store_true", help="leave registered versions out")
+    r.set_defaults(func=cmd_compare)
     return parser
 
 

@@ -31,7 +31,7 @@ def per_label(Y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None, labels:
         row: dict[str, Any] = {
             "precision": _div(tp, tp + fp),
             "recall": _div(tp, tp + fn),
-            "f1": _f1(tp, fp, fn),
+            "f1": _f1(tp, fp, fn) if y.any() else None,  # no positives: recall, hence F1, undefined
             "support": int(y.sum()),
             "predicted": int(p.sum()),
             "tp": tp,

@@ -32,7 +32,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,11 +81,15 @@ def _locked(task_dir: Path) -> Iterator[None]:
 
 
 def _git_commit(cwd: Path) -> str | None:
+    """HEAD of the checkout, suffixed ``-dirty`` when the work tree has changes."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)
+        if head.returncode != 0 or not head.stdout.strip():
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
 def runtime_versions() -> dict[str, str]:
@@ -107,8 +111,14 @@ class Registry:
 
     # ----------------------------------------------------------------- writing
 
-    def register(self, task: str, model: Any, manifest: dict[str, Any]) -> ModelRef:
-        """Save ``model`` as the next version of ``task``; return its reference."""
+    def register(
+        self, task: str, model: Any, manifest: dict[str, Any], extra_files: Callable[[dict[str, Any]], dict[str, str]] | None = None
+    ) -> ModelRef:
+        """Save ``model`` as the next version of ``task``; return its reference.
+
+        ``extra_files(manifest)`` may return more text files for the version
+        folder (the model card): they are written before the folder appears.
+        """
         import joblib
 
         if not _NAME.match(task):
@@ -132,6 +142,8 @@ class Registry:
                 version = f"v{last + 1}"
                 body["version"] = version
                 atomic_write_text(tmp / MANIFEST_FILE, json.dumps(body, indent=2, ensure_ascii=False, default=str) + "\n")
+                for name, text in (extra_files(body) if extra_files else {}).items():
+                    atomic_write_text(tmp / name, text)
                 os.rename(tmp, task_dir / version)
                 atomic_write_text(counter, str(last + 1))
         except BaseException:

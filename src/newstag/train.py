@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -171,11 +172,20 @@ def train_task(cfg: DictConfig, task: str, schema, train_records, test_records) 
     result["training_seconds"] = round(seconds, 2)
     result["thresholds"] = dict(zip(labels, map(float, model.thresholds_)))
     log.info("[%s] fitted in %.1fs", task, seconds)
+    result["train_counts"] = {
+        "languages": dict(sorted(Counter(r.lang for r in train_records).items())),
+        "label_counts": dict(zip(labels, map(int, Y.sum(0)))),
+    }
+    analysis = None
     if test_records:
-        result["test"] = evaluate_model(model, test_records, binarize(test_records, kind, labels))
+        from newstag.predict import Labeller
+        from newstag.reports.analysis import analyse
+
+        analysis = analyse(Labeller(model, {"task": task, "label_kind": kind}, f"{task} (this run)"), list(test_records), kind)
+        result["test"] = {**analysis.metrics, "errors": analysis.errors}
         s = result["test"]["summary"]
         log.info("[%s] test micro-F1 %.3f macro-F1 %.3f", task, s["micro_f1"], s["macro_f1"])
-    return {"result": result, "model": model}
+    return {"result": result, "model": model, "analysis": analysis}
 
 
 def _manifest(cfg: DictConfig, result: dict[str, Any], fingerprints: dict[str, str]) -> dict[str, Any]:
@@ -188,7 +198,13 @@ def _manifest(cfg: DictConfig, result: dict[str, Any], fingerprints: dict[str, s
         "config": OmegaConf.to_container(cfg, resolve=True),
         "overrides": overrides,
         "command": " ".join(["newstag-train", *overrides]),
-        "dataset": {"train_fingerprint": fingerprints["train"], "test_fingerprint": fingerprints.get("test"), "n_train": result["n_train"], "n_test": result["n_test"]},
+        "dataset": {
+            "train_fingerprint": fingerprints["train"],
+            "test_fingerprint": fingerprints.get("test"),
+            "n_train": result["n_train"],
+            "n_test": result["n_test"],
+            **result["train_counts"],
+        },
         "training_seconds": result["training_seconds"],
     }
 
@@ -220,14 +236,25 @@ def train(cfg: DictConfig) -> float | None:
         fingerprints["test"] = fingerprint(test_records)
     registry = Registry(cfg.paths.registry)
     metrics: dict[str, Any] = {"fingerprints": fingerprints, "overrides": _overrides(), "tasks": {}}
+    analyses = []
     for task in cfg.train_tasks:
         trained = train_task(cfg, task, schema, train_records, test_records)
         result = trained["result"]
         if cfg.register:
-            ref = registry.register(task, trained["model"], _manifest(cfg, result, fingerprints))
+            from newstag.reports.card import render_card
+
+            ref = registry.register(task, trained["model"], _manifest(cfg, result, fingerprints), lambda m: {"model_card.md": render_card(m)})
             result["model"] = str(ref)
             log.info("[%s] registered %s at %s", task, ref, ref.path)
+        if trained["analysis"] is not None:
+            trained["analysis"].ref = result.get("model", trained["analysis"].ref)
+            analyses.append(trained["analysis"])
         metrics["tasks"][task] = result
+    if analyses and cfg.get("report", True):
+        from newstag.reports.render import write_report
+
+        html = write_report(out_dir / "report", analyses, {"name": str(_data_path(cfg.data.test)), "fingerprint": fingerprints["test"], "n": len(test_records)})
+        log.info("test report: %s", html)
     metrics["seconds"] = round(time.perf_counter() - started, 2)
     metrics["rank_metric"] = cfg.rank_metric
     metrics["rank_value"] = rank_value(metrics, cfg.rank_metric)

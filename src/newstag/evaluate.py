@@ -1,0 +1,52 @@
+"""``newstag-evaluate``: the Hydra entry point over :func:`newstag.reports.evaluate_dataset`.
+
+    newstag-evaluate                                   # production/latest models on the test split
+    newstag-evaluate 'models=[topics@v2]' dataset=path/to/labelled.csv 'columns={text: body}'
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from newstag import paths
+
+log = logging.getLogger("newstag.evaluate")
+
+
+def evaluate(cfg: DictConfig) -> Path:
+    from hydra.core.hydra_config import HydraConfig
+
+    from newstag.registry import Registry
+    from newstag.reports import evaluate_dataset
+
+    registry = Registry(cfg.paths.registry)
+    refs = list(cfg.models) if cfg.models else [registry.default_ref(t) for t in ("topics", "actors")]
+    data = paths.resolve(cfg.dataset, Path.cwd())
+    out = Path(HydraConfig.get().runtime.output_dir)
+    columns = OmegaConf.to_container(cfg.columns) if cfg.get("columns") else None
+    html = evaluate_dataset(refs, data, out, registry=registry.root, columns=columns, schema=cfg.schema)
+    log.info("report: %s", html)
+    return html
+
+
+def main() -> None:
+    import hydra
+
+    from newstag.train import register_resolvers
+
+    register_resolvers()
+    try:
+        config_path: str | None = str(paths.conf_dir())
+    except FileNotFoundError:
+        config_path = None
+        if not any(a.startswith(("--config-dir", "-cd")) for a in sys.argv[1:]):
+            sys.exit("newstag-evaluate: cannot find conf/ (set NEWSTAG_HOME to the project checkout or pass --config-dir)")
+    hydra.main(version_base="1.3", config_path=config_path, config_name="evaluate")(evaluate)()
+
+
+if __name__ == "__main__":
+    main()
