@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from newstag.features import AliasCounter
 
 if TYPE_CHECKING:
     from newstag.predict import Labeller
@@ -26,21 +25,35 @@ def _feature_names(model: Any) -> np.ndarray | None:
         return None  # e.g. hashed features have no names
 
 
-def _alias_counter(model: Any, label_kind: str) -> AliasCounter | None:
-    """The model's own alias transformer, or a fresh one from the bundled schema
-    for an actor model without alias features."""
-    feats = model.pipeline_.named_steps["features"]
-    parts = [feats] + [t for _, t in getattr(feats, "transformer_list", [])]
-    for part in parts:
-        if isinstance(part, AliasCounter):
-            return part
+def _alias_counter(model: Any, label_kind: str) -> Any:
+    """The model's own alias matcher, or one from the bundled schema for an
+    actor model without alias features."""
+    if hasattr(model, "alias_matcher"):  # compact model
+        found = model.alias_matcher()
+        if found is not None:
+            return found
+    else:
+        from newstag.features import AliasCounter
+
+        feats = model.pipeline_.named_steps["features"]
+        for part in [feats] + [t for _, t in getattr(feats, "transformer_list", [])]:
+            if isinstance(part, AliasCounter):
+                return part
     if label_kind != "actors":
         return None
     return _bundled_counter()
 
 
+def _transform(model: Any, article: Any):
+    if hasattr(model, "pipeline_"):
+        return model.pipeline_.named_steps["features"].transform([article]).tocsr()
+    return model.transform([article])
+
+
 @lru_cache(maxsize=1)
-def _bundled_counter() -> AliasCounter:
+def _bundled_counter() -> Any:
+    from newstag.features import AliasCounter
+
     return AliasCounter().fit()
 
 
@@ -57,7 +70,7 @@ def _cache(lab: Labeller) -> dict[str, Any]:
     return cache
 
 
-def alias_hits(counter: AliasCounter, article: Any) -> list[dict[str, Any]]:
+def alias_hits(counter: Any, article: Any) -> list[dict[str, Any]]:
     """Alias hits per field of the article, offsets into that field's text."""
     if isinstance(article, str):
         parts = {"text": article}
@@ -75,7 +88,7 @@ def explain(lab: Labeller, article: Any, n: int = 5, labels: list[str] | None = 
     cache = _cache(lab)
     if labels is None:
         labels = [p["label"] for p in lab.predict([article])[0]]
-    x = lab.model.pipeline_.named_steps["features"].transform([article]).tocsr()
+    x = _transform(lab.model, article)
     hits = alias_hits(cache["aliases"], article) if cache["aliases"] is not None else []
     out: dict[str, Any] = {}
     for label in labels:

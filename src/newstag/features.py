@@ -10,7 +10,6 @@ scikit-learn expects.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from importlib import resources
@@ -22,8 +21,9 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from newstag.aliases import AliasMatcher
 from newstag.labels import load_schema
-from newstag.text import compose, fields, fold_accents, lower_same_length, normalize
+from newstag.text import compose, fields, normalize
 
 # ------------------------------------------------------------------ text fields
 
@@ -80,27 +80,6 @@ def load_stop_words(languages: tuple[str, ...] = ("it", "en"), strip_accents: bo
 # ----------------------------------------------------------------- alias counts
 
 
-def _trie_pattern(words: Sequence[str]) -> str:
-    """A regex alternation shaped as a trie: one pass over the text, longest
-    alias first, whatever the number of aliases."""
-    trie: dict = {}
-    for word in words:
-        node = trie
-        for ch in word:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-
-    def build(node: dict) -> str:
-        ends = "" in node
-        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
-        if not branches:
-            return ""
-        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        return f"(?:{body})?" if ends else body
-
-    return build(trie)
-
-
 class AliasCounter(BaseEstimator, TransformerMixin):
     """Per-actor counts of the aliases of ``data/labels.yaml`` found in the text.
 
@@ -137,13 +116,10 @@ class AliasCounter(BaseEstimator, TransformerMixin):
         for i, label_id in enumerate(self.labels_):
             label = schema.get(self.kind, label_id)
             for alias in label.aliases:
-                loose.setdefault(lower_same_length(fold_accents(alias)), set()).add(i)
+                loose.setdefault(AliasMatcher.key(alias), set()).add(i)
             for alias in label.exact:
-                exact.setdefault(fold_accents(alias), set()).add(i)
-        self.alias_map_ = {k: sorted(v) for k, v in loose.items()}
-        self.exact_map_ = {k: sorted(v) for k, v in exact.items()}
-        self.pattern_ = re.compile(r"(?<!\w)(" + _trie_pattern(sorted(self.alias_map_)) + r")(?!\w)")
-        self.exact_pattern_ = re.compile(r"(?<!\w)(" + _trie_pattern(sorted(self.exact_map_)) + r")(?!\w)") if self.exact_map_ else None
+                exact.setdefault(AliasMatcher.key(alias, case_sensitive=True), set()).add(i)
+        self.matcher_ = AliasMatcher(self.labels_, {k: sorted(v) for k, v in loose.items()}, {k: sorted(v) for k, v in exact.items()})
         fields_ = ("title", "body") if self.title_separate else ("text",)
         self.feature_names_ = np.array([f"alias:{label}@{f}" for f in fields_ for label in self.labels_], dtype=object)
         return self
@@ -151,33 +127,16 @@ class AliasCounter(BaseEstimator, TransformerMixin):
     def find(self, text: str) -> list[tuple[str, int, int, str]]:
         """Alias hits in ``text`` as ``(actor, start, end, matched text)``;
         offsets index the original string."""
-        return [(self.labels_[i], s, e, text[s:e]) for s, e, i in self._spans(text)]
-
-    def _spans(self, text: str) -> list[tuple[int, int, int]]:
-        """Sorted unique ``(start, end, label index)`` hits."""
-        folded = fold_accents(text)
-        hits: list[tuple[int, int, list[int]]] = []
-        for m in self.pattern_.finditer(lower_same_length(folded)):
-            hits.append((m.start(), m.end(), self.alias_map_[m.group(1)]))
-        if self.exact_pattern_ is not None:
-            for m in self.exact_pattern_.finditer(folded):
-                hits.append((m.start(), m.end(), self.exact_map_[m.group(1)]))
-        return sorted({(s, e, i) for s, e, ids in hits for i in ids})  # an alias in both lists counts once
-
-    def _counts(self, text: str) -> np.ndarray:
-        counts = np.zeros(len(self.labels_))
-        for _, _, i in self._spans(text):
-            counts[i] += 1
-        return counts
+        return self.matcher_.find(text)
 
     def transform(self, X: Sequence[Any]) -> sp.csr_matrix:
         rows = []
         for article in X:
             f = fields(article)
             if self.title_separate:
-                rows.append(np.concatenate([self._counts(f.title), self._counts(f.body)]))
+                rows.append(np.concatenate([self.matcher_.counts(f.title), self.matcher_.counts(f.body)]))
             else:
-                rows.append(self._counts(f"{f.title}\n{f.body}"))
+                rows.append(self.matcher_.counts(f"{f.title}\n{f.body}"))
         out = np.vstack(rows) if rows else np.zeros((0, len(self.feature_names_)))
         if self.sublinear:
             out = np.log1p(out)

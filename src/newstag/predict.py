@@ -75,15 +75,29 @@ class Labeller:
         return explain(self, article, n, labels)
 
 
-def load(ref: str, registry: str | Path | None = None, allow_version_mismatch: bool = False) -> Labeller:
+def load(ref: str, registry: str | Path | None = None, allow_version_mismatch: bool = False, engine: str = "auto") -> Labeller:
     """Load a registered model: ``"topics"``, ``"topics@v3"``,
-    ``"topics@production"`` or a model folder. The artifact's sha256 is
-    checked before it is unpickled."""
+    ``"topics@production"`` or a model folder.
+
+    ``engine="auto"`` serves the compact form (arrays, no pickle, no
+    scikit-learn import: fast start) when the version has one, else the
+    scikit-learn pipeline; ``"sklearn"`` forces the pipeline. Every file is
+    checked against the manifest's sha256 before it is read into a model.
+    """
     from newstag.registry import Registry
 
+    if engine not in ("auto", "compact", "sklearn"):
+        raise ValueError(f"engine must be auto, compact or sklearn, got {engine!r}")
     reg = Registry(registry)
     target = reg.resolve(ref)
-    model, manifest = reg.load(target, allow_version_mismatch)
+    loaded = reg.load_compact(target) if engine != "sklearn" else None
+    if loaded is None:
+        if engine == "compact":
+            from newstag.registry import RegistryError
+
+            raise RegistryError(f"{target} has no compact form ({reg.manifest(target).get('compact')})")
+        loaded = reg.load(target, allow_version_mismatch)
+    model, manifest = loaded
     return Labeller(model, manifest, str(target))
 
 

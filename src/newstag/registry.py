@@ -41,6 +41,7 @@ from newstag import paths
 from newstag.fsutil import atomic_write_text, sha256_file
 
 MODEL_FILE = "model.joblib"
+COMPACT_FILE = "model.compact.npz"
 MANIFEST_FILE = "manifest.json"
 ALIASES_FILE = "aliases.json"
 _VERSION = re.compile(r"^v(\d+)$")
@@ -92,6 +93,19 @@ def _git_commit(cwd: Path) -> str | None:
     return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
+def _write_compact(model: Any, folder: Path) -> dict[str, str] | None:
+    """Save the compact form beside the pickle when the model has one."""
+    from newstag import compact
+
+    try:
+        cm, arrays = compact.compile_model(model)
+    except (compact.Unsupported, AttributeError) as exc:
+        return {"unsupported": str(exc)}
+    data = compact.to_bytes(cm.meta, arrays)
+    (folder / COMPACT_FILE).write_bytes(data)
+    return {"file": COMPACT_FILE, "sha256": hashlib.sha256(data).hexdigest(), "format": str(compact.FORMAT_VERSION)}
+
+
 def runtime_versions() -> dict[str, str]:
     import joblib
     import sklearn
@@ -132,6 +146,7 @@ class Registry:
                 **manifest,
                 "task": task,
                 "sha256": sha256_file(tmp / MODEL_FILE),
+                "compact": _write_compact(model, tmp),
                 "versions": runtime_versions(),
                 "git_commit": manifest.get("git_commit", _git_commit(paths.project_root())),
                 "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -246,6 +261,25 @@ class Registry:
                 "or pass --allow-version-mismatch to load it anyway"
             )
         return manifest
+
+    def load_compact(self, ref: str | ModelRef) -> tuple[Any, dict[str, Any]] | None:
+        """The compact form (no pickle, no scikit-learn), hash-checked; ``None``
+        when the version has none."""
+        from newstag import compact
+
+        target = ref if isinstance(ref, ModelRef) else self.resolve(ref)
+        manifest = self.manifest(target)
+        info = manifest.get("compact") or {}
+        if not info.get("file"):
+            return None
+        path = target.path / info["file"]
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise RegistryError(f"{path}: cannot read ({exc.strerror})") from exc
+        if hashlib.sha256(data).hexdigest() != info.get("sha256"):
+            raise RegistryError(f"{path}: sha256 does not match the manifest; the file was changed after it was registered. Refusing to load it")
+        return compact.load_bytes(data), manifest
 
     def load(self, ref: str | ModelRef, allow_version_mismatch: bool = False) -> tuple[Any, dict[str, Any]]:
         """Verify, then unpickle. Returns ``(model, manifest)``.

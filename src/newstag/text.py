@@ -30,6 +30,9 @@ class _FoldTable(dict):
 
     def __missing__(self, code: int) -> str:
         char = chr(code)
+        if code in _APOSTROPHES:  # ´ would otherwise decompose to a space
+            self[code] = _APOSTROPHES[code]
+            return self[code]
         base = unicodedata.normalize("NFKD", char)
         out = char
         for c in base:
@@ -109,9 +112,8 @@ def normalize(
     """
     if unicode_form:
         text = unicodedata.normalize(unicode_form, text)
-    text = text.translate(_APOSTROPHES)
-    if strip_accents:
-        text = fold_accents(text)
+    # folding also unifies apostrophes: one pass over the text instead of two
+    text = fold_accents(text) if strip_accents else text.translate(_APOSTROPHES)
     if lowercase:
         text = text.lower()
     return _SPACES.sub(" ", text).strip()

@@ -26,10 +26,17 @@ from newstag import paths
 log = logging.getLogger("newstag.train")
 
 
+def _class_weight(value: Any) -> Any:
+    """``balanced`` stays, ``none``/``null`` become None (sweep choices cannot hold null)."""
+    return None if value is None or str(value).lower() in ("none", "null", "") else value
+
+
 def register_resolvers() -> None:
-    """``${newstag_root:}`` resolves to the project root in every config."""
+    """``${newstag_root:}``: the project root; ``${class_weight:X}``: see :func:`_class_weight`."""
     if not OmegaConf.has_resolver("newstag_root"):
         OmegaConf.register_new_resolver("newstag_root", lambda: str(paths.project_root()))
+    if not OmegaConf.has_resolver("class_weight"):
+        OmegaConf.register_new_resolver("class_weight", _class_weight)
 
 
 def binarize(records: Sequence[Any], kind: str, labels: Sequence[str]) -> np.ndarray:
