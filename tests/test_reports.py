@@ -143,3 +143,18 @@ def test_compare_ranks_a_known_set_of_runs(tmp_path):
     md = (out / "leaderboard.md").read_text()
     assert md.index("RidgeClassifier") < md.index("SGDClassifier") < md.index("LogisticRegression")
     assert "<table>" in (out / "leaderboard.html").read_text()
+
+
+def test_hydra_evaluate_entry_point(trained_registry, small_sets, tmp_path):
+    import subprocess
+
+    from conftest import BIN
+
+    out = tmp_path / "eval"
+    proc = subprocess.run(
+        [str(BIN / "newstag-evaluate"), f"paths.registry={trained_registry}", f"dataset={small_sets[1]}", "models=[topics@v1]", f"hydra.run.dir={out}"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["models"] == {"topics": "topics@v1"} and (out / "report.html").is_file()

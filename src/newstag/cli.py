@@ -62,7 +62,7 @@ def _load_labellers(args: argparse.Namespace):
     labellers = []
     for ref in refs:
         try:
-            labellers.append(load(ref, args.registry, args.allow_version_mismatch))
+            labellers.append(load(ref, args.registry, args.allow_version_mismatch, engine=getattr(args, "engine", "auto")))
         except RegistryError as exc:
             raise UsageError(str(exc)) from exc
     tasks = [lab.task for lab in labellers]
@@ -269,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--column", action="append", metavar="FIELD=NAME", help="input column names, e.g. text=body title=headline id=url")
     p.add_argument("--batch-size", type=int, default=1000)
     p.add_argument("--allow-version-mismatch", action="store_true", help="load models saved by another scikit-learn minor version")
+    p.add_argument("--engine", choices=("auto", "sklearn"), default="auto", help="auto: the compact form when the model has one (fast start, no pickle); sklearn: the pickled pipeline")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     p.set_defaults(func=cmd_predict)
 

@@ -39,12 +39,7 @@ def main() -> None:
     from newstag.train import register_resolvers
 
     register_resolvers()
-    try:
-        config_path: str | None = str(paths.conf_dir())
-    except FileNotFoundError:
-        config_path = None
-        if not any(a.startswith(("--config-dir", "-cd")) for a in sys.argv[1:]):
-            sys.exit("newstag-evaluate: cannot find conf/ (set NEWSTAG_HOME to the project checkout or pass --config-dir)")
+    config_path = paths.hydra_config_path("newstag-evaluate", sys.argv[1:])
     hydra.main(version_base="1.3", config_path=config_path, config_name="evaluate")(evaluate)()
 
 

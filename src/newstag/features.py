@@ -121,7 +121,7 @@ class AliasCounter(BaseEstimator, TransformerMixin):
                 exact.setdefault(AliasMatcher.key(alias, case_sensitive=True), set()).add(i)
         self.matcher_ = AliasMatcher(self.labels_, {k: sorted(v) for k, v in loose.items()}, {k: sorted(v) for k, v in exact.items()})
         fields_ = ("title", "body") if self.title_separate else ("text",)
-        self.feature_names_ = np.array([f"alias:{label}@{f}" for f in fields_ for label in self.labels_], dtype=object)
+        self.feature_names_ = np.array([f"{label}@{f}" for f in fields_ for label in self.labels_], dtype=object)
         return self
 
     def find(self, text: str) -> list[tuple[str, int, int, str]]:

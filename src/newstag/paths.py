@@ -61,3 +61,15 @@ def default_schema() -> Path:
 def default_registry() -> Path:
     env = os.environ.get("NEWSTAG_REGISTRY")
     return Path(env).expanduser() if env else project_root() / "experiments" / "registry"
+
+
+def hydra_config_path(prog: str, argv: list[str]) -> str | None:
+    """``conf/`` for a Hydra entry point; ``None`` when the user passes
+    ``--config-dir`` (an install outside the checkout). Exits with a clear
+    message when neither is available."""
+    try:
+        return str(conf_dir())
+    except FileNotFoundError:
+        if any(a.startswith(("--config-dir", "-cd")) for a in argv):
+            return None
+        raise SystemExit(f"{prog}: cannot find conf/ (set NEWSTAG_HOME to the project checkout or pass --config-dir)")

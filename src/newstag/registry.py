@@ -141,6 +141,7 @@ class Registry:
         task_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".incoming-", dir=task_dir))
         try:
+            os.chmod(tmp, 0o755)  # mkdtemp makes 0700; a version folder is an ordinary folder
             joblib.dump(model, tmp / MODEL_FILE, compress=3)
             body = {
                 **manifest,
