@@ -75,24 +75,31 @@ def one_vs_rest(estimator: Any, calibrate: bool = False, calibration_cv: int = 3
 
 
 def _linear_contributions(clf: Any) -> np.ndarray | None:
-    """Per-label coefficient matrix (labels x features) when the model is linear."""
+    """Per-label weight matrix (labels x features) when the model is linear.
+
+    A calibrated margin counts with its calibration slope, so every label's
+    weights are on the scale of its probability's log-odds (the compact
+    predictor computes the same matrix).
+    """
     rows = []
     for est in getattr(clf, "estimators_", []):
-        if isinstance(est, SigmoidCalibrated):
-            inner = est.model_ if est.platt_ is not None else None
-            if inner is None:
-                cals = est.model_.calibrated_classifiers_
-                coefs = [c.estimator.coef_.ravel() for c in cals if hasattr(c.estimator, "coef_")]
-                rows.append(np.mean(coefs, axis=0) if coefs else None)
-                continue
-            est = inner
-        coef = getattr(est, "coef_", None)
-        if coef is None and hasattr(est, "feature_log_prob_"):
-            coef = est.feature_log_prob_[1] - est.feature_log_prob_[0]  # naive Bayes log-odds
-        rows.append(None if coef is None else np.asarray(coef).ravel())
-    if not rows or any(r is None for r in rows):
+        if isinstance(est, SigmoidCalibrated) and est.platt_ is not None:
+            rows.append(est.platt_.coef_[0, 0] * est.model_.coef_.ravel())
+        elif isinstance(est, SigmoidCalibrated):
+            cals = est.model_.calibrated_classifiers_
+            rows.append(np.mean([-cc.calibrators[0].a_ * cc.estimator.coef_.ravel() for cc in cals], axis=0))
+        elif hasattr(est, "coef_"):
+            rows.append(np.asarray(est.coef_).ravel())
+        elif hasattr(est, "feature_log_prob_"):  # naive Bayes: log-odds per feature
+            rows.append(est.feature_log_prob_[1] - est.feature_log_prob_[0])
+        elif type(est).__name__ == "_ConstantPredictor":
+            rows.append(None)
+        else:
+            return None
+    width = next((len(r) for r in rows if r is not None), 0)
+    if not rows or not width:
         return None
-    return np.vstack(rows)
+    return np.vstack([r if r is not None else np.zeros(width) for r in rows])
 
 
 class MultiLabelModel(BaseEstimator, ClassifierMixin):

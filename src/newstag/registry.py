@@ -253,6 +253,11 @@ class Registry:
                 f"{model_file}: sha256 {actual[:12]}... does not match the manifest ({str(manifest.get('sha256'))[:12]}...); "
                 "the file was changed after it was registered. Refusing to load it: retrain, or restore the original file"
             )
+        compact_info = manifest.get("compact") or {}
+        if _data is None and compact_info.get("file"):
+            compact_file = target.path / compact_info["file"]
+            if not compact_file.is_file() or sha256_file(compact_file) != compact_info.get("sha256"):
+                raise RegistryError(f"{compact_file}: missing or sha256 does not match the manifest; the file was changed after it was registered")
         saved = manifest.get("versions", {}).get("scikit-learn", "")
         current = runtime_versions()["scikit-learn"]
         if _minor(saved) != _minor(current) and not allow_version_mismatch:
