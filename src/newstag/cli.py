@@ -110,6 +110,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
         out_path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.name}.", dir=out_path.parent)
+        os.chmod(tmp_name, 0o644)  # mkstemp makes 0600; the output is an ordinary file
         out = io.open(fd, "w", encoding="utf-8", newline="")
     else:
         out = sys.stdout
