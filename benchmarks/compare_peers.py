@@ -1,0 +1,288 @@
+"""newstag against the tools users would pick instead, on one split, in one run.
+
+    python benchmarks/compare_peers.py                       # bundled corpus, all systems
+    python benchmarks/compare_peers.py --train T --test S    # any labelled dataset
+    python benchmarks/compare_peers.py --systems newstag-best sklearn-default
+
+Systems: newstag's ``baseline`` and ``best`` experiments; scikit-learn out of
+the box (``TfidfVectorizer()`` + one-vs-rest ``LogisticRegression()``, 0.5);
+fastText supervised (``-loss ova``, word bigrams); spaCy ``textcat_multilabel``
+with the bag-of-words architecture on a blank pipeline. Peers are optional
+(``pip install -e .[bench]``); a missing one is reported and skipped.
+
+Each (system, task) runs in its own process, so peak memory (max RSS) is
+its own. Writes ``RESULTS.md`` and ``results.json`` (machine and date
+included) into ``--out``. Nothing is tuned on the test split: newstag's
+thresholds come from out-of-fold predictions on train, peers use 0.5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SYSTEMS = ("newstag-baseline", "newstag-best", "sklearn-default", "fasttext", "spacy-bow")
+REQUIRES = {"fasttext": "fasttext", "spacy-bow": "spacy"}
+
+
+def _text(r) -> str:
+    return "\n".join(x for x in (r.title, r.subtitle, r.text) if x)
+
+
+def _dir_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
+
+
+# ------------------------------------------------------------------ systems
+# Each returns (predict_proba callable, thresholds, model size in bytes).
+
+
+def run_newstag(experiment: str, task: str, train, Y, labels, workdir: Path):
+    from hydra import compose, initialize_config_dir
+
+    from newstag import compact
+    from newstag.train import build_model, register_resolvers
+
+    register_resolvers()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=[f"experiment={experiment}", f"task={task}"])
+    model = build_model(cfg, task, labels).fit(train, Y)
+    cm, arrays = compact.compile_model(model)
+    import joblib
+
+    joblib.dump(model, workdir / "model.joblib", compress=3)
+    (workdir / "model.compact.npz").write_bytes(compact.to_bytes(cm.meta, arrays))
+    size = (workdir / "model.joblib").stat().st_size + (workdir / "model.compact.npz").stat().st_size
+    return cm.predict_proba, np.asarray(model.thresholds_), size
+
+
+def run_sklearn_default(task: str, train, Y, labels, workdir: Path):
+    import joblib
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.pipeline import make_pipeline
+
+    model = make_pipeline(TfidfVectorizer(), OneVsRestClassifier(LogisticRegression())).fit([_text(r) for r in train], Y)
+    joblib.dump(model, workdir / "model.joblib")
+    return (lambda recs: model.predict_proba([_text(r) for r in recs])), np.full(len(labels), 0.5), (workdir / "model.joblib").stat().st_size
+
+
+def run_fasttext(task: str, train, Y, labels, workdir: Path):
+    import fasttext
+
+    def line(r) -> str:
+        return " ".join(_text(r).lower().split())
+
+    path = workdir / "train.txt"
+    with open(path, "w", encoding="utf-8") as fh:
+        for r, y in zip(train, Y):
+            tags = [f"__label__{labels[j]}" for j in np.flatnonzero(y)] or ["__label__none"]
+            fh.write(" ".join(tags) + " " + line(r) + "\n")
+    # One-vs-all loss for multi-label, word bigrams; epochs and learning rate
+    # as fastText's docs suggest for small corpora; 2 threads like the machine.
+    model = fasttext.train_supervised(str(path), loss="ova", wordNgrams=2, epoch=40, lr=0.5, dim=100, minCount=1, bucket=200_000, thread=2, verbose=0)
+    model.save_model(str(workdir / "model.bin"))
+    index = {f"__label__{label}": j for j, label in enumerate(labels)}
+
+    def proba(recs):
+        P = np.zeros((len(recs), len(labels)))
+        tags, probs = model.predict([line(r) for r in recs], k=-1, threshold=0.0)
+        for i, (ts, ps) in enumerate(zip(tags, probs)):
+            for t, p in zip(ts, ps):
+                if t in index:
+                    P[i, index[t]] = p
+        return P
+
+    return proba, np.full(len(labels), 0.5), (workdir / "model.bin").stat().st_size
+
+
+def run_spacy(task: str, train, Y, labels, workdir: Path, epochs: int = 10):
+    import random
+
+    import spacy
+    from spacy.training import Example
+    from spacy.util import minibatch
+
+    nlp = spacy.blank("it")  # the corpus is mostly Italian; the tokenizer handles English too
+    textcat = nlp.add_pipe(
+        "textcat_multilabel",
+        config={"model": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": False, "ngram_size": 2, "no_output_layer": False, "length": 262144}},
+    )
+    for label in labels:
+        textcat.add_label(label)
+    examples = [Example.from_dict(nlp.make_doc(_text(r)), {"cats": {label: float(v) for label, v in zip(labels, y)}}) for r, y in zip(train, Y)]
+    optimizer = nlp.initialize(lambda: examples)
+    rng = random.Random(0)
+    for _ in range(epochs):
+        rng.shuffle(examples)
+        for batch in minibatch(examples, size=32):
+            nlp.update(batch, sgd=optimizer, drop=0.2)
+    nlp.to_disk(workdir / "spacy")
+
+    def proba(recs):
+        return np.array([[doc.cats[label] for label in labels] for doc in nlp.pipe([_text(r) for r in recs], batch_size=256)])
+
+    return proba, np.full(len(labels), 0.5), _dir_size(workdir / "spacy")
+
+
+def worker(system: str, task: str, train_path: str, test_path: str) -> dict:
+    """Train and evaluate one system on one task (in its own process)."""
+    from newstag.data import load_labelled
+    from newstag.labels import load_schema
+    from newstag.metrics import evaluate
+    from newstag.train import binarize
+
+    train, test = load_labelled(train_path), load_labelled(test_path)
+    labels = load_schema().ids(task)
+    Y, Yt = binarize(train, task, labels), binarize(test, task, labels)
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        t0 = time.perf_counter()
+        if system.startswith("newstag-"):
+            proba, thresholds, size = run_newstag(system.split("-", 1)[1], task, train, Y, labels, workdir)
+        elif system == "sklearn-default":
+            proba, thresholds, size = run_sklearn_default(task, train, Y, labels, workdir)
+        elif system == "fasttext":
+            proba, thresholds, size = run_fasttext(task, train, Y, labels, workdir)
+        else:
+            proba, thresholds, size = run_spacy(task, train, Y, labels, workdir)
+        train_s = time.perf_counter() - t0
+        P = proba(test)
+        result = evaluate(Yt, (P >= thresholds).astype(int), P, labels)
+        stream = (test * (2000 // max(len(test), 1) + 1))[:2000]
+        proba(stream[:100])  # warm up
+        t0 = time.perf_counter()
+        for k in range(0, len(stream), 500):
+            proba(stream[k : k + 500])
+        rate = len(stream) / (time.perf_counter() - t0)
+    return {
+        "system": system,
+        "task": task,
+        "micro_f1": result["summary"]["micro_f1"],
+        "macro_f1": result["summary"]["macro_f1"],
+        "per_label_f1": {k: v["f1"] for k, v in result["per_label"].items()},
+        "train_seconds": round(train_s, 2),
+        "articles_per_second": round(rate, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "model_mb": round(size / 1e6, 2),
+    }
+
+
+# ------------------------------------------------------------------ driver
+
+
+def available(system: str) -> str | None:
+    """``None`` when the system can run, else why not."""
+    module = REQUIRES.get(system)
+    if module is None:
+        return None
+    try:
+        __import__(module)
+    except ImportError:
+        return f"{module} is not installed (pip install -e '.[bench]')"
+    return None
+
+
+def _f(v) -> str:
+    return "n/a" if v is None else f"{v:.3f}"
+
+
+def render(results: list[dict], skipped: dict[str, str], meta: dict) -> str:
+    lines = [
+        "# newstag against its peers",
+        "",
+        f"Generated by `python benchmarks/compare_peers.py` on {meta['date']} — {meta['machine']}. Train: `{meta['train']}` ({meta['n_train']} articles), test: `{meta['test']}` ({meta['n_test']}).",
+        "Thresholds: newstag's are tuned on out-of-fold predictions of the train split; the peers use 0.5. Throughput: articles/s predicting the test articles in batches of 500 after loading; peak memory: max RSS of the process that trained and evaluated; size: files saved.",
+        "",
+    ]
+    for task in meta["tasks"]:
+        rows = [r for r in results if r["task"] == task]
+        lines += [f"## {task}", "", "| system | micro-F1 | macro-F1 | train s | articles/s | peak MB | model MB |", "|---|---|---|---|---|---|---|"]
+        for r in sorted(rows, key=lambda r: -(r["macro_f1"] or 0)):
+            lines.append(f"| {r['system']} | {_f(r['micro_f1'])} | {_f(r['macro_f1'])} | {r['train_seconds']} | {r['articles_per_second']} | {r['peak_rss_mb']} | {r['model_mb']} |")
+        systems = [r["system"] for r in rows]
+        lines += ["", "Per-label F1:", "", "| label | " + " | ".join(systems) + " |", "|---|" + "---|" * len(systems)]
+        for label in rows[0]["per_label_f1"] if rows else []:
+            lines.append(f"| {label} | " + " | ".join(_f(r["per_label_f1"][label]) for r in rows) + " |")
+        lines.append("")
+    lines += ["## Goals", ""]
+    for task in meta["tasks"]:
+        rows = {r["system"]: r for r in results if r["task"] == task}
+        best = rows.get("newstag-best")
+        if not best:
+            continue
+        peers = [r for s, r in rows.items() if not s.startswith("newstag-")]
+        for metric in ("micro_f1", "macro_f1"):
+            top = max(peers, key=lambda r: r[metric] or 0) if peers else None
+            if top:
+                gap = best[metric] - top[metric]
+                lines.append(f"- {task} {metric}: newstag-best {_f(best[metric])} vs best peer {top['system']} {_f(top[metric])} ({'ahead' if gap > 0 else 'tied' if gap == 0 else 'behind'} by {abs(gap):.3f})")
+        if "fasttext" in rows:
+            ratio = best["articles_per_second"] / rows["fasttext"]["articles_per_second"]
+            lines.append(f"- {task} throughput: newstag-best is {ratio:.2f}x fastText (goal: at least 0.5x)")
+        lines.append(f"- {task} training of newstag-best: {best['train_seconds']} s (goal: under 30 s)")
+    if skipped:
+        lines += ["", "## Skipped", ""] + [f"- {s}: {why}" for s, why in skipped.items()]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--train", default=str(ROOT / "data" / "corpus" / "train.jsonl"))
+    parser.add_argument("--test", default=str(ROOT / "data" / "corpus" / "test.jsonl"))
+    parser.add_argument("--tasks", nargs="+", default=["topics", "actors"])
+    parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
+    parser.add_argument("--out", default=str(ROOT / "benchmarks"))
+    parser.add_argument("--worker", nargs=2, metavar=("SYSTEM", "TASK"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker[0], args.worker[1], args.train, args.test)))
+        return 0
+    from newstag.data import load_labelled
+
+    results, skipped = [], {}
+    for system in args.systems:
+        why = available(system)
+        if why:
+            skipped[system] = why
+            print(f"skipping {system}: {why}", file=sys.stderr)
+            continue
+        for task in args.tasks:
+            print(f"running {system} on {task} ...", file=sys.stderr)
+            proc = subprocess.run([sys.executable, __file__, "--train", args.train, "--test", args.test, "--worker", system, task], capture_output=True, text=True)
+            if proc.returncode != 0:
+                skipped[f"{system}/{task}"] = "failed: " + proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"
+                print(proc.stderr[-2000:], file=sys.stderr)
+                continue
+            results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    meta = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()} {platform.release()}",
+        "train": args.train,
+        "test": args.test,
+        "n_train": len(load_labelled(args.train)),
+        "n_test": len(load_labelled(args.test)),
+        "tasks": args.tasks,
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps({"meta": meta, "results": results, "skipped": skipped}, indent=2) + "\n")
+    (out / "RESULTS.md").write_text(render(results, skipped, meta))
+    print(f"wrote {out / 'RESULTS.md'} and {out / 'results.json'}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
