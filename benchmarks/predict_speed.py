@@ -54,18 +54,19 @@ def cold_start(repeats: int) -> dict:
 
 def throughput(n: int) -> dict:
     import newstag
+    from newstag.data import Record
     from newstag.predict import predict_batch
 
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
     models = [newstag.load(t) for t in ("topics", "actors")]
-    docs = articles_1kb(n)
+    docs = [Record(id=d["id"], title=d["title"], text=d["text"]) for d in articles_1kb(n)]
     predict_batch(docs[:200], models)  # warm up
     t0 = time.perf_counter()
     for start in range(0, n, 1000):
         predict_batch(docs[start : start + 1000], models)
     seconds = time.perf_counter() - t0
-    return {"throughput_articles_per_s": round(n / seconds, 1), "throughput_n": n, "mean_article_bytes": round(statistics.mean(len(d["title"]) + len(d["text"]) for d in docs))}
+    return {"throughput_articles_per_s": round(n / seconds, 1), "throughput_n": n, "mean_article_bytes": round(statistics.mean(len(d.title) + len(d.text) for d in docs))}
 
 
 def stream_memory(size: int, workdir: Path) -> dict:
