@@ -46,6 +46,13 @@ def test_exact_aliases_are_case_sensitive(counter):
     assert "un" not in [a for a, _ in _hits(counter, "Un accordo per un cessate il fuoco")]
 
 
+def test_surnames_that_are_common_words_need_their_capital(counter):
+    assert "india" not in [a for a, _ in _hits(counter, "Ci sono molti modi per dirlo, in tutti i modi")]
+    assert ("india", "Modi") in _hits(counter, "Modi incontra Putin a Kazan")
+    assert "france" not in [a for a, _ in _hits(counter, "Una colonna di blindati verso Kiev")]
+    assert "russia" not in [a for a, _ in _hits(counter, "Sinner batte Medvedev in tre set")]
+
+
 def test_longest_alias_wins(counter):
     hits = _hits(counter, "Gli Emirati Arabi Uniti e la Corea del Nord")
     assert ("uae", "Emirati Arabi Uniti") in hits and ("north_korea", "Corea del Nord") in hits
