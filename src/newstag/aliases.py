@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from newstag.text import fold_accents, lower_same_length
+from newstag.text import fields, fold_accents, lower_same_length
 
 
 def trie_pattern(words: Sequence[str]) -> str:
@@ -81,3 +81,17 @@ class AliasMatcher:
         for _, _, i in self.spans(text):
             out[i] += 1
         return out
+
+    def matrix(self, articles: Sequence[object], title_separate: bool = True, sublinear: bool = True) -> np.ndarray:
+        """Alias counts per article: title and body columns apart (or one
+        block), ``log1p`` when ``sublinear``. Dense: one row per article."""
+        width = len(self.labels) * (2 if title_separate else 1)
+        rows = []
+        for article in articles:
+            f = fields(article)
+            if title_separate:
+                rows.append(np.concatenate([self.counts(f.title), self.counts(f.body)]))
+            else:
+                rows.append(self.counts(f"{f.title}\n{f.body}"))
+        out = np.vstack(rows) if rows else np.zeros((0, width))
+        return np.log1p(out) if sublinear else out

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from newstag.aliases import AliasMatcher
-from newstag.text import compose, fields, normalize
+from newstag.text import prepare
 
 FORMAT_VERSION = 1
 _BASE = np.uint64(1_000_003)
@@ -55,11 +55,7 @@ class _Prep:
         self.key = tuple(sorted(p.items()))
 
     def __call__(self, articles: Sequence[Any]) -> list[str]:
-        p = self.p
-        opts = {"unicode_form": p["unicode_form"], "lowercase": p["lowercase"], "strip_accents": p["strip_accents"]}
-        if p["field"] == "all":
-            return [normalize(compose(a, p["title_weight"]), **opts) for a in articles]
-        return [normalize(getattr(fields(a), p["field"]), **opts) for a in articles]
+        return prepare(articles, **self.p)
 
 
 def _tfidf_finish(rows: np.ndarray, cols: np.ndarray, n_docs: int, idf: np.ndarray, sublinear: bool, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -185,16 +181,7 @@ class _Alias:
         return list(self.names_)
 
     def transform(self, articles: Sequence[Any], prepared: dict | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        rows = []
-        for a in articles:
-            f = fields(a)
-            if self.meta["title_separate"]:
-                rows.append(np.concatenate([self.matcher.counts(f.title), self.matcher.counts(f.body)]))
-            else:
-                rows.append(self.matcher.counts(f"{f.title}\n{f.body}"))
-        if not rows:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-        dense = np.log1p(np.vstack(rows)) if self.meta["sublinear"] else np.vstack(rows)
+        dense = self.matcher.matrix(articles, self.meta["title_separate"], self.meta["sublinear"])
         r, c = np.nonzero(dense)
         return r, c, dense[r, c]
 

@@ -23,7 +23,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 
 from newstag.aliases import AliasMatcher
 from newstag.labels import load_schema
-from newstag.text import compose, fields, normalize
+from newstag.text import normalize, prepare
 
 # ------------------------------------------------------------------ text fields
 
@@ -55,10 +55,7 @@ class TextField(BaseEstimator, TransformerMixin):
         return self
 
     def transform(self, X: Sequence[Any]) -> list[str]:
-        opts = {"unicode_form": self.unicode_form, "lowercase": self.lowercase, "strip_accents": self.strip_accents}
-        if self.field == "all":
-            return [normalize(compose(a, self.title_weight), **opts) for a in X]
-        return [normalize(getattr(fields(a), self.field), **opts) for a in X]
+        return prepare(X, self.field, self.title_weight, self.unicode_form, self.lowercase, self.strip_accents)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.array([f"text:{self.field}"], dtype=object)
@@ -130,17 +127,7 @@ class AliasCounter(BaseEstimator, TransformerMixin):
         return self.matcher_.find(text)
 
     def transform(self, X: Sequence[Any]) -> sp.csr_matrix:
-        rows = []
-        for article in X:
-            f = fields(article)
-            if self.title_separate:
-                rows.append(np.concatenate([self.matcher_.counts(f.title), self.matcher_.counts(f.body)]))
-            else:
-                rows.append(self.matcher_.counts(f"{f.title}\n{f.body}"))
-        out = np.vstack(rows) if rows else np.zeros((0, len(self.feature_names_)))
-        if self.sublinear:
-            out = np.log1p(out)
-        return sp.csr_matrix(out)
+        return sp.csr_matrix(self.matcher_.matrix(X, self.title_separate, self.sublinear))
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return self.feature_names_
@@ -170,6 +157,13 @@ def _prep(prep: Mapping[str, Any] | None) -> TextField:
     return TextField(**dict(prep or {}))
 
 
+def _stop_words(stop_words: Sequence[str] | None, analyzer: str, prep: TextField) -> list[str] | None:
+    """Bundled stop words for ``word`` analyzers (character n-grams ignore them)."""
+    if not stop_words or analyzer != "word":
+        return None
+    return list(load_stop_words(tuple(stop_words), prep.strip_accents))
+
+
 def tfidf(
     analyzer: str = "word",
     ngram_range: Sequence[int] = (1, 2),
@@ -183,7 +177,7 @@ def tfidf(
     """TF-IDF over prepared text. ``stop_words`` are language codes of the
     bundled lists (word analyzer only; character n-grams ignore them)."""
     p = _prep(prep)
-    words = list(load_stop_words(tuple(stop_words), p.strip_accents)) if (stop_words and analyzer == "word") else None
+    words = _stop_words(stop_words, analyzer, p)
     vec = TfidfVectorizer(
         analyzer=analyzer,
         ngram_range=tuple(int(n) for n in ngram_range),
@@ -208,7 +202,7 @@ def hashing(
     """Stateless hashed n-grams: no vocabulary to hold, so memory stays bounded
     and chunks can be streamed through ``partial_fit`` models."""
     p = _prep(prep)
-    words = list(load_stop_words(tuple(stop_words), p.strip_accents)) if (stop_words and analyzer == "word") else None
+    words = _stop_words(stop_words, analyzer, p)
     vec = HashingVectorizer(
         analyzer=analyzer,
         ngram_range=tuple(int(n) for n in ngram_range),

@@ -127,3 +127,22 @@ def compose(article: Any, title_weight: int = 2) -> str:
     f = fields(article)
     parts = [f.title] * max(0, title_weight) + [f.body]
     return "\n".join(p for p in parts if p)
+
+
+def prepare(
+    articles: Any,
+    field: str = "all",
+    title_weight: int = 2,
+    unicode_form: str | None = "NFKC",
+    lowercase: bool = True,
+    strip_accents: bool = True,
+) -> list[str]:
+    """Articles -> the strings a vectorizer sees (``field``: all, title or body).
+
+    Shared by the ``TextField`` transformer and the compact predictor, so the
+    two always prepare text the same way.
+    """
+    opts = {"unicode_form": unicode_form, "lowercase": lowercase, "strip_accents": strip_accents}
+    if field == "all":
+        return [normalize(compose(a, title_weight), **opts) for a in articles]
+    return [normalize(getattr(fields(a), field), **opts) for a in articles]
