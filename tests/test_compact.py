@@ -78,3 +78,54 @@ def test_prediction_path_does_not_import_sklearn(trained_registry, tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sets(st.integers(0, 2**64 - 1), max_size=300), st.lists(st.integers(0, 2**64 - 1), max_size=100))
+def test_lookup_table_agrees_with_a_dict(keys, others):
+    from newstag.compact import _Lookup
+
+    keys = sorted(keys)
+    table = _Lookup(np.array(keys, dtype=np.uint64), np.arange(len(keys), dtype=np.int64))
+    reference = {k: i for i, k in enumerate(keys)}
+    queries = keys + others
+    got = table(np.array(queries, dtype=np.uint64))
+    assert got.tolist() == [reference.get(q, -1) for q in queries]
+
+
+@pytest.mark.parametrize("model", ["linear_svc", "linear_svc_cv3", "logreg", "sgd", "ridge"])
+def test_every_linear_model_compiles_to_the_same_probabilities(model, corpus_train, corpus_test):
+    from hydra import compose, initialize_config_dir
+
+    from conftest import ROOT
+    from newstag.compact import compile_model
+    from newstag.labels import load_schema
+    from newstag.train import binarize, build_model, register_resolvers
+
+    register_resolvers()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=["features=word_char_alias", f"model={model}", "thresholds.folds=3", "n_jobs=1"])
+    labels = load_schema().ids("actors")
+    records = corpus_train[::4]
+    fitted = build_model(cfg, "actors", labels).fit(records, binarize(records, "actors", labels))
+    cm, _ = compile_model(fitted)
+    assert np.abs(cm.predict_proba(corpus_test[:60]) - fitted.predict_proba(corpus_test[:60])).max() < 1e-6
+
+
+def test_word_cache_changes_nothing_and_stays_bounded(trained_registry, corpus_test):
+    from newstag.compact import _WordCache
+    from newstag.registry import Registry
+
+    reg = Registry(trained_registry)
+    one_go = reg.load_compact("actors")[0].predict_proba(corpus_test)
+    model = reg.load_compact("actors")[0]
+    model._cache = _WordCache(limit=300)  # cleared many times over the corpus
+    sizes, parts = [], []
+    for k in range(0, len(corpus_test), 25):
+        parts.append(model.predict_proba(corpus_test[k : k + 25]))
+        sizes.append(len(model._cache.words))
+    assert np.abs(np.vstack(parts) - one_go).max() < 1e-12
+    assert max(sizes) < 300 + 25 * 400  # at most the limit plus one batch's words
+    assert min(sizes[1:]) < max(sizes)  # it was cleared along the way
+    # a second pass over seen articles reuses the cache and agrees too
+    assert np.abs(model.predict_proba(corpus_test[:25]) - one_go[:25]).max() < 1e-12

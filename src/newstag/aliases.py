@@ -13,12 +13,20 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from newstag.text import fields, fold_accents, lower_same_length
+from newstag.text import fields, fold_accents, fold_and_lower, lower_same_length
 
 
-def trie_pattern(words: Sequence[str]) -> str:
+def trie_pattern(words: Sequence[str], boundary_after_first: bool = False) -> str:
     """A regex alternation shaped as a trie: one pass over the text, longest
-    alias first, whatever the number of aliases."""
+    alias first, whatever the number of aliases.
+
+    ``boundary_after_first`` puts the "no word character before" check
+    after each alias's first letter instead of before it, so the pattern
+    starts with a set of letters and the regex engine skips in C to the
+    next one. That pays when aliases start with letters rare in the text
+    (the capitals of case-sensitive aliases: 4x faster); for lower-case
+    aliases it is slower, because nearly every letter is a candidate.
+    """
     trie: dict = {}
     for word in words:
         node = trie
@@ -26,19 +34,25 @@ def trie_pattern(words: Sequence[str]) -> str:
             node = node.setdefault(ch, {})
         node[""] = {}
 
-    def build(node: dict) -> str:
+    def build(node: dict, top: bool = False) -> str:
         ends = "" in node
-        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        check = (lambda ch: rf"(?<!\w{re.escape(ch)})") if top and boundary_after_first else (lambda ch: "")
+        branches = [re.escape(ch) + check(ch) + build(child) for ch, child in sorted(node.items()) if ch]
         if not branches:
             return ""
         body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
         return f"(?:{body})?" if ends else body
 
-    return build(trie)
+    return build(trie, top=True)
 
 
-def _compile(keys: Sequence[str]) -> re.Pattern | None:
-    return re.compile(r"(?<!\w)(" + trie_pattern(sorted(keys)) + r")(?!\w)") if keys else None
+def _compile(keys: Sequence[str], boundary_after_first: bool = False) -> re.Pattern | None:
+    """Aliases with no word character just before or after them."""
+    if not keys:
+        return None
+    if boundary_after_first:
+        return re.compile("(" + trie_pattern(sorted(keys), True) + r")(?!\w)")
+    return re.compile(r"(?<!\w)(" + trie_pattern(sorted(keys)) + r")(?!\w)")
 
 
 class AliasMatcher:
@@ -53,24 +67,25 @@ class AliasMatcher:
         self.loose = {k: list(v) for k, v in loose.items()}
         self.exact = {k: list(v) for k, v in exact.items()}
         self._loose_re = _compile(list(self.loose))
-        self._exact_re = _compile(list(self.exact))
+        self._exact_re = _compile(list(self.exact), boundary_after_first=True)
 
     @staticmethod
     def key(alias: str, case_sensitive: bool = False) -> str:
         folded = fold_accents(alias)
         return folded if case_sensitive else lower_same_length(folded)
 
+    def _hits(self, text: str) -> set[tuple[int, int, int]]:
+        folded, lowered = fold_and_lower(text)
+        loose, exact = self.loose, self.exact
+        # a set: an alias in both lists counts once
+        hits = {(m.start(), m.end(), i) for m in self._loose_re.finditer(lowered) for i in loose[m.group(1)]} if self._loose_re else set()
+        if self._exact_re is not None:
+            hits.update((m.start(), m.end(), i) for m in self._exact_re.finditer(folded) for i in exact[m.group(1)])
+        return hits
+
     def spans(self, text: str) -> list[tuple[int, int, int]]:
         """Sorted unique ``(start, end, label index)`` hits."""
-        folded = fold_accents(text)
-        hits: set[tuple[int, int, int]] = set()  # an alias in both lists counts once
-        if self._loose_re is not None:
-            for m in self._loose_re.finditer(lower_same_length(folded)):
-                hits.update((m.start(), m.end(), i) for i in self.loose[m.group(1)])
-        if self._exact_re is not None:
-            for m in self._exact_re.finditer(folded):
-                hits.update((m.start(), m.end(), i) for i in self.exact[m.group(1)])
-        return sorted(hits)
+        return sorted(self._hits(text))
 
     def find(self, text: str) -> list[tuple[str, int, int, str]]:
         """Hits as ``(label, start, end, matched text)``."""
@@ -78,20 +93,20 @@ class AliasMatcher:
 
     def counts(self, text: str) -> np.ndarray:
         out = np.zeros(len(self.labels))
-        for _, _, i in self.spans(text):
+        for _, _, i in self._hits(text):
             out[i] += 1
         return out
 
     def matrix(self, articles: Sequence[object], title_separate: bool = True, sublinear: bool = True) -> np.ndarray:
         """Alias counts per article: title and body columns apart (or one
         block), ``log1p`` when ``sublinear``. Dense: one row per article."""
-        width = len(self.labels) * (2 if title_separate else 1)
-        rows = []
-        for article in articles:
+        articles = list(articles)
+        k = len(self.labels)
+        out = np.zeros((len(articles), k * (2 if title_separate else 1)))
+        for row, article in enumerate(articles):
             f = fields(article)
-            if title_separate:
-                rows.append(np.concatenate([self.counts(f.title), self.counts(f.body)]))
-            else:
-                rows.append(self.counts(f"{f.title}\n{f.body}"))
-        out = np.vstack(rows) if rows else np.zeros((0, width))
+            texts = ((0, f.title), (k, f.body)) if title_separate else ((0, f"{f.title}\n{f.body}"),)
+            for offset, text in texts:
+                for _, _, i in self._hits(text):
+                    out[row, offset + i] += 1
         return np.log1p(out) if sublinear else out

@@ -5,8 +5,17 @@ Why: importing scikit-learn and unpickling its vectorizers takes seconds,
 and scikit-learn's character n-gram analyzer runs in pure Python, a few
 milliseconds per article. The compact form stores vocabularies, IDF weights
 and linear coefficients in a ``.npz`` file (loaded with
-``allow_pickle=False``: no code runs at load time) and computes character
-n-grams for a whole batch at once with numpy rolling hashes.
+``allow_pickle=False``: no code runs at load time). At prediction time:
+
+- each distinct word is analysed once (:class:`_WordCache`): its character
+  n-grams (numpy rolling hashes, for all new words of a batch at once) and
+  its tokens; documents get theirs through a sparse product;
+- n-gram hashes are looked up in open-addressing tables (:class:`_Lookup`)
+  built at load time;
+- the linear heads are applied block by block, one unit per label.
+
+Profiled on the bundled corpus, this is 3-5x faster than the first
+version, which hashed every n-gram of every document.
 
 :func:`compile_model` turns a fitted :class:`~newstag.models.MultiLabelModel`
 into a :class:`CompactModel` when every part is supported (word / char_wb
@@ -19,9 +28,11 @@ probabilities.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import math
 import re
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,6 +44,7 @@ from newstag.text import prepare
 FORMAT_VERSION = 1
 _BASE = np.uint64(1_000_003)
 _WORD_SEP = "\x00"
+_TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # scikit-learn's default
 
 
 class Unsupported(ValueError):
@@ -58,20 +70,187 @@ class _Prep:
         return prepare(articles, **self.p)
 
 
-def _tfidf_finish(rows: np.ndarray, cols: np.ndarray, n_docs: int, idf: np.ndarray, sublinear: bool, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Counts -> (sublinear) TF x IDF -> L2-normalised rows, as COO triplets."""
-    if len(rows) == 0:
-        return rows, cols, np.zeros(0, dtype=dtype)
-    key = rows.astype(np.int64) * len(idf) + cols
-    uniq, counts = np.unique(key, return_counts=True)
-    r, c = (uniq // len(idf)).astype(np.int64), (uniq % len(idf)).astype(np.int64)
-    v = counts.astype(dtype)
+def _counts(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]):
+    """(row, column) occurrences -> CSR matrix of counts (duplicates summed)."""
+    import scipy.sparse as sp
+
+    return sp.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=shape).tocsr()  # tocsr sums duplicates
+
+
+def _tfidf(counts: Any, idf: np.ndarray, sublinear: bool, dtype: Any):
+    """Counts -> (sublinear) TF x IDF -> L2-normalised rows, as scikit-learn computes them."""
+    import scipy.sparse as sp
+
+    v = counts.data.astype(dtype)
     if sublinear:
         v = np.log(v) + 1
-    v = v * idf[c].astype(dtype)
-    norms = np.sqrt(np.bincount(r, weights=(v.astype(np.float64) ** 2), minlength=n_docs)).astype(dtype)
-    v = v / norms[r]
-    return r, c, v
+    v = v * idf[counts.indices].astype(dtype)
+    row = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+    norms = np.sqrt(np.bincount(row, weights=(v.astype(np.float64) ** 2), minlength=counts.shape[0])).astype(dtype)
+    return sp.csr_matrix((v / norms[row], counts.indices, counts.indptr), shape=counts.shape)
+
+
+class _Lookup:
+    """``uint64`` key -> column, for a whole batch of keys at once.
+
+    Why: ``np.searchsorted`` on a sorted vocabulary costs ``log2(V)``
+    scattered reads per n-gram; this open-addressing table (linear probing,
+    Fibonacci hashing, at most a quarter full) usually answers in one read.
+    Built at load time from the stored keys, so the file format is unchanged.
+    """
+
+    _MIX = np.uint64(0x9E3779B97F4A7C15)
+
+    def __init__(self, keys: np.ndarray, values: np.ndarray):
+        keys = np.asarray(keys, dtype=np.uint64)
+        bits = max(4, int(math.ceil(math.log2(max(len(keys), 1) * 4))))
+        self.shift = np.uint64(64 - bits)
+        self.mask = (1 << bits) - 1
+        self.keys = np.zeros(1 << bits, dtype=np.uint64)
+        self.values = np.full(1 << bits, -1, dtype=np.int64)  # -1: empty slot
+        home = self._home(keys)
+        pending = np.arange(len(keys))
+        self.rounds = 0
+        while len(pending):  # round p places keys p slots past home
+            slot = (home[pending] + self.rounds) & self.mask
+            free = self.values[slot] < 0
+            taken, first = np.unique(slot[free], return_index=True)
+            winners = pending[free][first]
+            self.keys[taken] = keys[winners]
+            self.values[taken] = values[winners]
+            placed = np.zeros(len(keys), dtype=bool)
+            placed[winners] = True
+            pending = pending[~placed[pending]]
+            self.rounds += 1
+
+    def _home(self, keys: np.ndarray) -> np.ndarray:
+        return ((keys * self._MIX) >> self.shift).astype(np.int64)
+
+    def __call__(self, queries: np.ndarray) -> np.ndarray:
+        """Column of each query, ``-1`` when it is not in the table."""
+        out = np.full(len(queries), -1, dtype=np.int64)
+        home = self._home(queries)
+        active = np.arange(len(queries))
+        for p in range(self.rounds):
+            slot = (home[active] + p) & self.mask
+            value = self.values[slot]
+            full = value >= 0
+            hit = full & (self.keys[slot] == queries[active])
+            out[active[hit]] = value[hit]
+            active = active[full & ~hit]  # an empty slot ends the probe: a miss
+            if not len(active):
+                break
+        return out
+
+
+def _found(table: _Lookup, hashes: np.ndarray, where: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, column) of the n-grams at positions ``where`` that ``table`` knows."""
+    col = table(hashes[where])
+    hit = col >= 0
+    return owner[where[hit]], col[hit]
+
+
+def _stack(found: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    if not found:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate([r for r, _ in found]).astype(np.int64), np.concatenate([c for _, c in found]).astype(np.int64)
+
+
+class _Rows:
+    """A ragged array that grows by rows (amortised doubling): row ``i``
+    holds the values of cached word ``i``. Indices are int32, as scipy's
+    sparse products want them, so a CSR view needs no copy."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.nnz = 0
+        self.indptr = np.zeros(1025, dtype=np.int32)
+        self.values = np.zeros(4096, dtype=np.int32)
+        self.ones = np.ones(4096)
+
+    def append(self, rows: np.ndarray, values: np.ndarray, n_new: int) -> None:
+        """Add ``n_new`` rows from (row, value) pairs, rows in ``[0, n_new)``."""
+        order = np.argsort(rows, kind="stable")
+        end = self.nnz + len(values)
+        if end > len(self.values):
+            size = max(end, 2 * len(self.values))
+            self.values = np.concatenate([self.values[: self.nnz], np.zeros(size - self.nnz, dtype=np.int32)])
+            self.ones = np.ones(size)
+        if self.n + n_new + 1 > len(self.indptr):
+            size = max(self.n + n_new + 1, 2 * len(self.indptr))
+            self.indptr = np.concatenate([self.indptr[: self.n + 1], np.zeros(size - self.n - 1, dtype=np.int32)])
+        self.values[self.nnz : end] = values[order]
+        self.indptr[self.n + 1 : self.n + 1 + n_new] = self.nnz + np.cumsum(np.bincount(rows, minlength=n_new))
+        self.n += n_new
+        self.nnz = end
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Start and length of every row."""
+        indptr = self.indptr[: self.n + 1].astype(np.int64)
+        return indptr[:-1], np.diff(indptr)
+
+    def csr(self, width: int):
+        """Words x ``width`` counts (a view: values are column indices)."""
+        import scipy.sparse as sp
+
+        return sp.csr_matrix((self.ones[: self.nnz], self.values[: self.nnz], self.indptr[: self.n + 1]), shape=(self.n, width))
+
+
+class _WordCache:
+    """The distinct words a model has seen, numbered, with what each block
+    computed for them (its char n-grams, its tokens).
+
+    Why: news repeats its words, within a batch (about a fifth of a batch's
+    words are distinct) and across batches (a stream soon brings few new
+    ones); neither ``char_wb`` n-grams nor word tokens (runs of ``\\w``)
+    cross a space. So each distinct word is analysed once and its results
+    spread to documents in numpy. Bounded: past ``limit`` words it starts
+    afresh (memory stays flat on endless streams).
+    """
+
+    def __init__(self, limit: int = 100_000):
+        self.limit = limit
+        self.clear()
+
+    def clear(self) -> None:
+        self.index: dict[str, int] = {}
+        self.words: list[str] = []
+        self.rows: dict[int, _Rows] = {}
+
+    def rows_of(self, block: Any) -> _Rows:
+        """The rows one block computed (created empty)."""
+        return self.rows.setdefault(id(block), _Rows())
+
+    def split(self, docs: list[str]) -> _Words:
+        if len(self.words) > self.limit:
+            self.clear()
+        split = [d.split() for d in docs]
+        flat = list(itertools.chain.from_iterable(split))
+        index = self.index
+        new = [w for w in dict.fromkeys(flat) if w not in index]
+        index.update(zip(new, range(len(self.words), len(self.words) + len(new))))
+        self.words.extend(new)
+        ids = np.fromiter(map(index.__getitem__, flat), dtype=np.int32, count=len(flat))
+        return _Words(ids, np.fromiter(map(len, split), dtype=np.int64, count=len(docs)), len(self.words))
+
+
+class _Words:
+    """A batch of prepared documents as the cache ids of their words."""
+
+    def __init__(self, ids: np.ndarray, lengths: np.ndarray, size: int):
+        self.ids = ids  # per occurrence, in document order
+        self.lengths = lengths  # words per document
+        self.n_docs = len(lengths)
+        self.size = size  # words in the cache when the batch was split
+        self.doc = np.repeat(np.arange(self.n_docs), lengths)
+
+    def occurrences(self, n_words: int):
+        """Documents x cached words, counts (CSR; a repeated word is a
+        repeated entry, which sparse products add up)."""
+        import scipy.sparse as sp
+
+        indptr = np.concatenate([[0], np.cumsum(self.lengths)]).astype(np.int32)
+        return sp.csr_matrix((np.ones(len(self.ids)), self.ids, indptr), shape=(self.n_docs, n_words))
 
 
 class _Tfidf:
@@ -86,13 +265,36 @@ class _Tfidf:
         lo, hi = meta["ngram_range"]
         self.lo, self.hi = lo, hi
         if meta["analyzer"] == "word":
-            self.vocab = {t: i for i, t in enumerate(self.terms.tolist())}
-            self.token = re.compile(meta["token_pattern"])
-            self.stop = frozenset(meta["stop_words"] or ())
+            self._index_words(self.terms.tolist(), meta["stop_words"] or ())
         else:
-            self.tables = {}
-            for n in range(lo, hi + 1):
-                self.tables[n] = (arrays[f"{prefix}h{n}"], arrays[f"{prefix}c{n}"])
+            self.tables = {n: _Lookup(arrays[f"{prefix}h{n}"], arrays[f"{prefix}c{n}"]) for n in range(lo, hi + 1)}
+
+    def _index_words(self, terms: list[str], stop_words: Sequence[str]) -> None:
+        """Token ids for every token of the vocabulary (stop words: ``-2``),
+        and one table per n from a token-id n-gram key to its column."""
+        self.token = re.compile(self.meta["token_pattern"])
+        split = [t.split(" ") for t in terms]
+        n_parts = np.fromiter(map(len, split), dtype=np.int64, count=len(split))
+        flat = list(itertools.chain.from_iterable(split))
+        self.token_ids: dict[str, int] = dict.fromkeys(flat)  # type: ignore[assignment]
+        for i, tok in enumerate(self.token_ids):
+            self.token_ids[tok] = i
+        ids = np.fromiter(map(self.token_ids.__getitem__, flat), dtype=np.int64, count=len(flat))
+        for word in stop_words:
+            self.token_ids.setdefault(word, -2)
+        self.base = np.uint64(len(self.token_ids) + 1)
+        # key of an n-gram: its token ids + 1 as digits in base `base` (as in _word)
+        keys = np.zeros(len(terms), dtype=np.uint64)
+        first = np.cumsum(n_parts) - n_parts
+        for k in range(int(n_parts.max()) if len(terms) else 0):
+            longer = np.flatnonzero(n_parts > k)
+            keys[longer] = keys[longer] * self.base + (ids[first[longer] + k] + 1).astype(np.uint64)
+        self.word_tables = {}
+        for n in np.unique(n_parts).tolist():
+            cols = np.flatnonzero(n_parts == n)
+            if len(np.unique(keys[cols])) != len(cols):
+                raise Unsupported(f"word {n}-gram keys collide")
+            self.word_tables[n] = _Lookup(keys[cols], cols.astype(np.int64))
 
     @property
     def width(self) -> int:
@@ -101,70 +303,99 @@ class _Tfidf:
     def names(self) -> list[str]:
         return self.terms.tolist()
 
-    def transform(self, articles: Sequence[Any], prepared: dict | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``prepared`` caches prepared texts by preparation settings, so blocks
-        that share them (word and char of one model) prepare each text once."""
+    def transform(self, articles: Sequence[Any], cache: _WordCache, prepared: dict | None = None):
+        """TF-IDF matrix (CSR) of the articles. ``prepared`` caches prepared
+        texts by preparation settings (and their words by cache), so blocks
+        and models that share them prepare each text once."""
         prepared = {} if prepared is None else prepared
         if self.prep.key not in prepared:
             prepared[self.prep.key] = self.prep(articles)
-        docs = prepared[self.prep.key]
-        rows, cols = self._word(docs) if self.meta["analyzer"] == "word" else self._char_wb(docs)
-        return _tfidf_finish(rows, cols, len(docs), self.idf, self.meta["sublinear_tf"], self.dtype)
+        key = (self.prep.key, id(cache))
+        if key not in prepared:
+            prepared[key] = cache.split(prepared[self.prep.key])
+        words = prepared[key]
+        rows = cache.rows_of(self)
+        if rows.n < words.size:  # words new to this block
+            fresh = cache.words[rows.n : words.size]
+            rows.append(*(self._tokens(fresh) if self.meta["analyzer"] == "word" else self._char_wb(fresh)), len(fresh))
+        if self.meta["analyzer"] == "word":
+            counts = _counts(*self._word(words, rows), (words.n_docs, self.width))
+        else:
+            # documents x words @ words x n-grams
+            counts = (words.occurrences(rows.n) @ rows.csr(self.width)).tocsr()
+        return _tfidf(counts, self.idf, self.meta["sublinear_tf"], self.dtype)
 
-    def _word(self, docs: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        rows: list[int] = []
-        cols: list[int] = []
-        get, stop = self.vocab.get, self.stop
-        for i, doc in enumerate(docs):
-            toks = [t for t in self.token.findall(doc) if t not in stop]
-            for n in range(self.lo, self.hi + 1):
-                grams = toks if n == 1 else [" ".join(toks[k : k + n]) for k in range(len(toks) - n + 1)]
-                for g in grams:
-                    c = get(g)
-                    if c is not None:
-                        rows.append(i)
-                        cols.append(c)
-        return np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+    def _tokens(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(word, token id) of the tokens of each word, in order."""
+        tokens = [self.token.findall(w) for w in words]
+        n_tokens = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+        flat = itertools.chain.from_iterable(tokens)
+        ids = np.fromiter(map(self.token_ids.get, flat, itertools.repeat(-1)), dtype=np.int64, count=int(n_tokens.sum()))
+        return np.repeat(np.arange(len(words)), n_tokens), ids
 
-    def _char_wb(self, docs: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """All char n-grams of each space-padded word, for the whole batch at once.
+    def _word(self, words: _Words, rows: _Rows) -> tuple[np.ndarray, np.ndarray]:
+        """(document, column) of every word n-gram in the vocabulary.
+
+        Each word's tokens (``rows``, from :meth:`_tokens`) are spread to
+        the documents in numpy; n-grams are keys of token ids. A token
+        outside the vocabulary has id ``-1`` and ends every n-gram that
+        would contain it; stop words are dropped before n-grams form, as
+        scikit-learn does.
+        """
+        first, n_tokens = rows.bounds()
+        token_ids = rows.values[: rows.nnz].astype(np.int64)
+        per_occurrence = n_tokens[words.ids]
+        ends = np.cumsum(per_occurrence)
+        ids = token_ids[np.repeat(first[words.ids] - ends + per_occurrence, per_occurrence) + np.arange(ends[-1] if len(ends) else 0)]
+        doc = np.repeat(words.doc, per_occurrence)
+        keep = ids != -2
+        ids, doc = ids[keep], doc[keep]
+        found = []
+        h = np.zeros(len(ids), dtype=np.uint64)
+        ok = np.ones(len(ids), dtype=bool)
+        for n in range(1, self.hi + 1):
+            m = len(ids) - n + 1
+            if m <= 0:
+                break
+            last = ids[n - 1 : n - 1 + m]
+            h = h[:m] * self.base + (last + 1).astype(np.uint64)
+            ok = ok[:m] & (last >= 0) & (doc[n - 1 : n - 1 + m] == doc[:m])
+            if n >= self.lo and n in self.word_tables:
+                found.append(_found(self.word_tables[n], h, np.flatnonzero(ok), doc))
+        return _stack(found)
+
+    def _char_wb(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(word, column) of every char n-gram of each space-padded word,
+        for all the words at once.
 
         scikit-learn's ``char_wb`` takes the n-grams of ``" " + word + " "``
-        for each word: in the text ``" w1 w2 ... "`` these are exactly the
-        windows with no space except possibly at their two ends.
+        for each word. The words are padded and joined by a separator that
+        no window may contain; a window is an n-gram when it has no space
+        except possibly at its two ends. Hashes and the "crosses a word"
+        mask of length ``n`` extend those of ``n - 1``.
         """
-        padded = [" " + " ".join(d.split()) + " " for d in docs]
-        text = _WORD_SEP.join(padded)
+        if not words:
+            return _stack([])
+        text = " " + f" {_WORD_SEP} ".join(words) + " "
         codes = np.frombuffer(text.encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32).astype(np.uint64)
-        lengths = np.fromiter((len(p) for p in padded), dtype=np.int64, count=len(padded))
-        starts = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]])
-        doc_of = np.repeat(np.arange(len(docs)), lengths + 1)[: len(codes)]
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words)) + 2
+        word_of = np.repeat(np.arange(len(words)), lengths + 1)[: len(codes)]
         is_space = codes == 32
-        is_sep = np.zeros(len(codes), dtype=bool)
-        is_sep[(starts + lengths)[:-1]] = True
-        rows, cols = [], []
-        for n in range(self.lo, self.hi + 1):
+        is_sep = np.zeros(len(codes), dtype=bool)  # by position: a word may hold a NUL
+        is_sep[np.cumsum(lengths + 1)[:-1] - 1] = True
+        found = []
+        h, bad = codes, is_sep
+        for n in range(2, self.hi + 1):
             m = len(codes) - n + 1
             if m <= 0:
-                continue
-            h = np.zeros(m, dtype=np.uint64)
-            bad = np.zeros(m, dtype=bool)
-            for k in range(n):
-                h = h * _BASE + codes[k : k + m]
-                bad |= is_sep[k : k + m]
-                if 0 < k < n - 1:
-                    bad |= is_space[k : k + m]
-            keys, table_cols = self.tables[n]
-            ok = np.flatnonzero(~bad)
-            hk = h[ok]
-            pos = np.searchsorted(keys, hk)
-            pos[pos == len(keys)] = 0
-            hit = keys[pos] == hk if len(keys) else np.zeros(len(hk), dtype=bool)
-            rows.append(doc_of[ok[hit]])
-            cols.append(table_cols[pos[hit]])
-        if not rows:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        return np.concatenate(rows).astype(np.int64), np.concatenate(cols).astype(np.int64)
+                break
+            h = h[:m] * _BASE + codes[n - 1 : n - 1 + m]
+            bad = bad[:m] | is_sep[n - 1 : n - 1 + m]
+            if n >= 3:
+                bad |= is_space[n - 2 : n - 2 + m]
+            if n >= self.lo:
+                found.append(_found(self.tables[n], h, np.flatnonzero(~bad), word_of))
+        return _stack(found)
 
 
 class _Alias:
@@ -180,10 +411,10 @@ class _Alias:
     def names(self) -> list[str]:
         return list(self.names_)
 
-    def transform(self, articles: Sequence[Any], prepared: dict | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        dense = self.matcher.matrix(articles, self.meta["title_separate"], self.meta["sublinear"])
-        r, c = np.nonzero(dense)
-        return r, c, dense[r, c]
+    def transform(self, articles: Sequence[Any], cache: _WordCache, prepared: dict | None = None):
+        import scipy.sparse as sp
+
+        return sp.csr_matrix(self.matcher.matrix(articles, self.meta["title_separate"], self.meta["sublinear"]))
 
 
 # ----------------------------------------------------------------------- model
@@ -212,21 +443,25 @@ class CompactModel:
         self.a, self.b = arrays["a"], arrays["b"]
         self.unit_label = arrays["unit_label"]
         self._names: np.ndarray | None = None
+        self._cache = _WordCache()
+        self._lock = threading.Lock()  # the word cache is shared state
 
     # features
+    def _blocks(self, articles: Sequence[Any], prepared: dict | None = None) -> list[tuple[Any, int]]:
+        """Each block's feature matrix (CSR, weighted) with its column offset.
+        ``prepared``: see :meth:`predict_proba`."""
+        prepared = {} if prepared is None else prepared
+        out = []
+        with self._lock:
+            for block, offset, weight in self.blocks:
+                X = block.transform(articles, self._cache, prepared)
+                out.append(((X * weight if weight != 1.0 else X), offset))
+        return out
+
     def transform(self, articles: Sequence[Any]):
         import scipy.sparse as sp
 
-        rows, cols, vals = [], [], []
-        prepared: dict = {}
-        for block, offset, weight in self.blocks:
-            r, c, v = block.transform(articles, prepared)
-            rows.append(r)
-            cols.append(c + offset)
-            vals.append(v * weight if weight != 1.0 else v)
-        X = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(articles), self.n_features))
-        X.sum_duplicates()
-        return X
+        return sp.hstack([X for X, _ in self._blocks(articles)], format="csr")
 
     def feature_names(self) -> np.ndarray:
         if self._names is None:
@@ -244,14 +479,17 @@ class CompactModel:
         return out
 
     # probabilities
-    def decision_units(self, X) -> np.ndarray:
-        return np.asarray(X @ self.W, dtype=np.float64) + self.bias
-
-    def predict_proba(self, articles: Sequence[Any]) -> np.ndarray:
+    def predict_proba(self, articles: Sequence[Any], prepared: dict | None = None) -> np.ndarray:
+        """Probabilities (articles x labels). ``prepared``: a dict shared by
+        the calls that score the *same* articles (the topic and actor models
+        of one batch), so texts are prepared and split into words once."""
         articles = list(articles)
         if not articles:
             return np.zeros((0, len(self.labels_)))
-        F = self.decision_units(self.transform(articles))
+        # block by block: no stacked matrix to build
+        F = np.tile(self.bias, (len(articles), 1))
+        for X, offset in self._blocks(articles, prepared):
+            F += np.asarray(X @ self.W[offset : offset + X.shape[1]], dtype=np.float64)
         P = np.empty_like(F)
         logistic = self.link == 0
         z = -(self.a[logistic] * F[:, logistic] + self.b[logistic])
@@ -296,6 +534,8 @@ def _compile_tfidf(name: str, step: Any, k: int, arrays: dict[str, np.ndarray], 
         raise Unsupported(f"feature block {name!r} is not TextField + TfidfVectorizer")
     if vec.lowercase or vec.preprocessor is not None or vec.tokenizer is not None or vec.strip_accents or vec.norm != "l2" or not vec.use_idf or vec.binary:
         raise Unsupported(f"feature block {name!r} uses vectorizer options the compact predictor does not implement")
+    if vec.analyzer == "word" and vec.token_pattern != _TOKEN_PATTERN:
+        raise Unsupported(f"feature block {name!r}: token pattern {vec.token_pattern!r} (only the default, whose tokens never cross a space)")
     if vec.analyzer not in ("word", "char_wb") or (vec.analyzer == "char_wb" and vec.ngram_range[0] < 2) or vec.ngram_range[0] > 3:
         raise Unsupported(f"feature block {name!r}: analyzer {vec.analyzer} {vec.ngram_range}")
     terms = sorted(vec.vocabulary_, key=vec.vocabulary_.get)
@@ -346,8 +586,10 @@ def _units(clf: Any, n_features: int):
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.linear_model import LogisticRegression, SGDClassifier
 
-    from newstag.models import SigmoidCalibrated
+    from newstag.models import PlattOneVsRest, SigmoidCalibrated
 
+    if isinstance(clf, PlattOneVsRest):
+        return _platt_units(clf, n_features)
     units = []
     for label, est in enumerate(clf.estimators_):
         kind = type(est).__name__
@@ -371,6 +613,20 @@ def _units(clf: Any, n_features: int):
                 units.append((inner.coef_.ravel(), float(np.ravel(inner.intercept_)[0]), 0, float(cal.a_), float(cal.b_), label))
         else:
             raise Unsupported(f"label {label}: {kind} has no compact form")
+    return units
+
+
+def _platt_units(clf: Any, n_features: int):
+    """One unit per label: ``p = expit(a (w.x + b) + c)`` is link 0 with
+    ``a' = -a`` and ``b' = -c``; a label constant in training keeps its
+    constant probability."""
+    units = []
+    for label, (est, a, c) in enumerate(zip(clf.classifier_.estimators_, clf.coef_, clf.intercept_)):
+        if hasattr(est, "coef_"):
+            units.append((np.asarray(est.coef_, dtype=float).ravel(), float(np.ravel(est.intercept_)[0]), 0, -float(a), -float(c), label))
+        else:
+            p = float(clf.predict_proba(np.zeros((1, n_features)))[0, label])
+            units.append((np.zeros(n_features), 0.0, 2, 0.0, p, label))
     return units
 
 

@@ -89,6 +89,7 @@ def explain(lab: Labeller, article: Any, n: int = 5, labels: list[str] | None = 
     if labels is None:
         labels = [p["label"] for p in lab.predict([article])[0]]
     x = _transform(lab.model, article)
+    x.sort_indices()  # ties (features that always co-occur) rank by column, whatever the engine
     hits = alias_hits(cache["aliases"], article) if cache["aliases"] is not None else []
     out: dict[str, Any] = {}
     for label in labels:
@@ -97,7 +98,7 @@ def explain(lab: Labeller, article: Any, n: int = 5, labels: list[str] | None = 
         if cache["W"] is not None and x.nnz:
             cols, vals = x.indices, x.data
             contrib = vals * cache["W"][j, cols]
-            order = np.argsort(-contrib)[:n]
+            order = np.argsort(-contrib, kind="stable")[:n]
             names = cache["names"]
             entry["features"] = [
                 {"feature": str(names[cols[i]]) if names is not None else f"feature_{cols[i]}", "contribution": round(float(contrib[i]), 4)}

@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from newstag.compact import CompactModel
 from newstag.data import Problem, Record, Validator, _Row, iter_jsonl_stream, iter_rows
 from newstag.raw import parse_article
 
@@ -38,9 +39,15 @@ class Labeller:
     def _thresholds(self, override: float | None) -> np.ndarray:
         return self.thresholds if override is None else np.full(len(self.labels), float(override))
 
-    def probabilities(self, articles: Sequence[Any]) -> np.ndarray:
-        """Raw probability matrix (articles x labels)."""
-        return self.model.predict_proba(list(articles)) if len(articles) else np.zeros((0, len(self.labels)))
+    def probabilities(self, articles: Sequence[Any], prepared: dict | None = None) -> np.ndarray:
+        """Raw probability matrix (articles x labels). ``prepared``: a dict
+        shared by labellers scoring the same articles, so the compact engine
+        prepares each text once for all of them (ignored by scikit-learn)."""
+        if not len(articles):
+            return np.zeros((0, len(self.labels)))
+        if prepared is not None and isinstance(self.model, CompactModel):
+            return self.model.predict_proba(list(articles), prepared)
+        return self.model.predict_proba(list(articles))
 
     def predict_proba(self, articles: Sequence[Any]) -> list[dict[str, float]]:
         """Every label's probability, per article."""
@@ -120,8 +127,9 @@ def label(
     with a key per task and the model versions used."""
     labellers = [m if isinstance(m, Labeller) else load(m, registry) for m in (models or default_models(registry))]
     results: list[dict[str, Any]] = [{} for _ in articles]
+    prepared: dict = {}  # one text preparation for every labeller
     for lab in labellers:
-        for res, preds in zip(results, lab.predict(articles, threshold)):
+        for res, preds in zip(results, lab._decide(lab.probabilities(articles, prepared), threshold)):
             res[lab.task] = preds
     for res in results:
         res["models"] = {lab.task: lab.ref for lab in labellers}
@@ -200,8 +208,9 @@ def predict_batch(
 ) -> list[dict[str, Any]]:
     """Output records (the CLI's JSON objects) for one batch of input records."""
     out = [{"id": r.id, "source": r.source} for r in records]
+    prepared: dict = {}  # one text preparation for every labeller
     for lab in labellers:
-        P = lab.probabilities(records)
+        P = lab.probabilities(records, prepared)
         for o, preds in zip(out, lab._decide(P, threshold)):
             o[lab.task] = preds
         if all_scores:

@@ -58,13 +58,66 @@ _FOLD = _FoldTable()
 _LOWER = _LowerTable()
 
 
+def _replace_each(text: str, table: dict, ascii_changes: str = "") -> str | None:
+    """``text.translate(table)`` as one ``str.replace`` per distinct
+    non-ASCII character: a few C passes instead of a dictionary lookup per
+    character (5-10x faster on news text, which has a handful of distinct
+    accented letters). ``None`` when a replacement would itself be replaced
+    again (then only ``translate`` maps each character exactly once).
+    Of the ASCII characters only ``ascii_changes`` are looked at."""
+    return _replace_pairs(text, [(ch, table[ord(ch)]) for ch in set(text) if ch > "\x7f" or ch in ascii_changes])
+
+
+def _replace_pairs(text: str, pairs: list[tuple[str, str]]) -> str | None:
+    """Apply one-character ``(old, new)`` replacements; ``None`` when one
+    replacement's output is another's input (see :func:`_replace_each`)."""
+    pairs = [(a, b) for a, b in pairs if a != b]
+    sources = {a for a, _ in pairs}
+    if any(b in sources for _, b in pairs):
+        return None
+    for a, b in pairs:
+        text = text.replace(a, b)
+    return text
+
+
+def fold_and_lower(text: str) -> tuple[str, str]:
+    """``fold_accents(text)`` and ``lower_same_length`` of it: what alias
+    matching needs (case-sensitive and case-insensitive). The characters of
+    the text are collected once for both."""
+    if text.isascii() and "`" not in text:
+        return text, text.lower()
+    chars = {c for c in set(text) if c > "\x7f" or c == "`"}
+    folded = _replace_pairs(text, [(c, _FOLD[ord(c)]) for c in chars])
+    if folded is None:
+        folded = text.translate(_FOLD)
+        return folded, lower_same_length(folded)
+    # the non-ASCII characters of the folded text are the folded characters
+    lowered = _replace_pairs(folded, [(c, _LOWER[ord(c)]) for c in {_FOLD[ord(c)] for c in chars} if c > "\x7f"])
+    if lowered is not None:
+        low = lowered.lower()
+        if len(low) == len(lowered):
+            return folded, low
+    return folded, folded.translate(_LOWER)
+
+
 def fold_accents(text: str) -> str:
     """Strip diacritics and unify apostrophes, one character for one."""
-    return text.translate(_FOLD)
+    if text.isascii() and "`" not in text:  # the one ASCII character folding changes
+        return text
+    out = _replace_each(text, _FOLD, "`")
+    return text.translate(_FOLD) if out is None else out
 
 
 def lower_same_length(text: str) -> str:
     """Lower-case without changing the length of the string."""
+    # non-ASCII characters first, one for one; then str.lower, which now
+    # changes only ASCII letters unless a character lower-cases to two
+    # (then the length tells, and translate does it character by character)
+    out = text if text.isascii() else _replace_each(text, _LOWER)
+    if out is not None:
+        low = out.lower()
+        if len(low) == len(out):
+            return low
     return text.translate(_LOWER)
 
 
@@ -93,9 +146,6 @@ def fields(article: Any) -> Fields:
     return Fields(_get(article, "title"), body)
 
 
-_SPACES = re.compile(r"\s+")
-
-
 def normalize(
     text: str,
     *,
@@ -116,7 +166,7 @@ def normalize(
     text = fold_accents(text) if strip_accents else text.translate(_APOSTROPHES)
     if lowercase:
         text = text.lower()
-    return _SPACES.sub(" ", text).strip()
+    return " ".join(text.split())  # str.split and re's \s agree on what is a space
 
 
 def compose(article: Any, title_weight: int = 2) -> str:

@@ -20,7 +20,10 @@ def _component(cfg: dict[str, Any], task: str, group: str) -> str:
         parts = node.get("parts")
         return " + ".join(parts) if parts else node.get("_target_", "?").rsplit(".", 1)[-1]
     est = node.get("estimator", {})
-    return est.get("_target_", "?").rsplit(".", 1)[-1] + (" (calibrated)" if node.get("calibrate") else "")
+    name = est.get("_target_", "?").rsplit(".", 1)[-1]
+    if str(node.get("_target_", "")).endswith("PlattOneVsRest"):
+        return name + " (Platt-calibrated on out-of-fold margins)"
+    return name + (" (calibrated)" if node.get("calibrate") else "")
 
 
 def render_card(manifest: dict[str, Any]) -> str:

@@ -26,6 +26,12 @@ def _get(d: Any, *keys: str) -> Any:
     return d
 
 
+def _calibration(model: dict[str, Any]) -> str:
+    if str(model.get("_target_", "")).endswith("PlattOneVsRest"):
+        return "+platt-oof"  # sigmoid on out-of-fold margins
+    return "+platt" if model.get("calibrate") else ""
+
+
 def params(cfg: dict[str, Any], task: str) -> dict[str, Any]:
     """The parameters a reader compares runs by, from a resolved config."""
     feats = cfg.get("features") or _get(cfg, "tasks", task, "features") or {}
@@ -34,7 +40,7 @@ def params(cfg: dict[str, Any], task: str) -> dict[str, Any]:
     word = feats.get("parts", {}).get("word", feats if feats.get("analyzer") == "word" else {})
     return {
         "features": "+".join(feats["parts"]) if feats.get("parts") else str(feats.get("_target_", "?")).rsplit(".", 1)[-1],
-        "model": str(est.get("_target_", "?")).rsplit(".", 1)[-1] + ("+platt" if model.get("calibrate") else ""),
+        "model": str(est.get("_target_", "?")).rsplit(".", 1)[-1] + _calibration(model),
         "C/alpha": est.get("C", est.get("alpha")),
         "word_ngrams": "-".join(map(str, word.get("ngram_range", []))) or None,
         "class_weight": est.get("class_weight", "n/a"),
