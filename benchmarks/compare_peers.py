@@ -266,9 +266,11 @@ def render(results: list[dict], skipped: dict[str, str], meta: dict) -> str:
             if top:
                 gap = best[metric] - top[metric]
                 lines.append(f"- {task} {metric}: newstag-best {_f(best[metric])} vs best peer {top['system']} {_f(top[metric])} ({'ahead' if gap > 0 else 'tied' if gap == 0 else 'behind'} by {abs(gap):.3f})")
-        if "fasttext" in rows:
-            ratio = best["articles_per_second"] / rows["fasttext"]["articles_per_second"]  # same model as fasttext-tuned
-            lines.append(f"- {task} throughput: newstag-best is {ratio:.2f}x fastText (goal: at least 0.5x)")
+        fasttext = [rows[s]["articles_per_second"] for s in ("fasttext", "fasttext-tuned") if s in rows]
+        if fasttext:
+            # both rows serve the same kind of model: compare with the faster (a shared machine only slows runs down)
+            ratio = best["articles_per_second"] / max(fasttext)
+            lines.append(f"- {task} throughput: newstag-best is {ratio:.2f}x fastText's faster row (goal: at least 0.5x)")
         lines.append(f"- {task} training of newstag-best: {best['train_seconds']} s")
     fits = [r["train_seconds"] for r in results if r["system"] == "newstag-best"]
     if fits:
