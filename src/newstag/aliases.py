@@ -36,8 +36,8 @@ def trie_pattern(words: Sequence[str], boundary_after_first: bool = False) -> st
 
     def build(node: dict, top: bool = False) -> str:
         ends = "" in node
-        check = (lambda ch: rf"(?<!\w{re.escape(ch)})") if top and boundary_after_first else (lambda ch: "")
-        branches = [re.escape(ch) + check(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        check = top and boundary_after_first
+        branches = [re.escape(ch) + (rf"(?<!\w{re.escape(ch)})" if check else "") + build(child) for ch, child in sorted(node.items()) if ch]
         if not branches:
             return ""
         body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
@@ -90,12 +90,6 @@ class AliasMatcher:
     def find(self, text: str) -> list[tuple[str, int, int, str]]:
         """Hits as ``(label, start, end, matched text)``."""
         return [(self.labels[i], s, e, text[s:e]) for s, e, i in self.spans(text)]
-
-    def counts(self, text: str) -> np.ndarray:
-        out = np.zeros(len(self.labels))
-        for _, _, i in self._hits(text):
-            out[i] += 1
-        return out
 
     def matrix(self, articles: Sequence[object], title_separate: bool = True, sublinear: bool = True) -> np.ndarray:
         """Alias counts per article: title and body columns apart (or one

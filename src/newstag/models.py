@@ -138,7 +138,8 @@ class PlattOneVsRest(BaseEstimator, ClassifierMixin):
         if Y.ndim != 2:
             raise ValueError(f"Y must be a binary matrix (n_samples, n_labels), got shape {Y.shape}")
         self.classifier_ = self._ovr().fit(X, Y)
-        if self.cv and self.cv > 1 and Y.shape[0] >= 2 * self.cv:
+        out_of_fold = bool(self.cv and self.cv > 1 and Y.shape[0] >= 2 * self.cv)
+        if out_of_fold:
             margins = np.zeros(Y.shape, dtype=float)
             for tr, te in kfold_indices(Y, self.cv, self.random_state):
                 margins[te] = self._margins(self._ovr().fit(X[tr], Y[tr]), X[te], Y.shape[1])
@@ -147,7 +148,7 @@ class PlattOneVsRest(BaseEstimator, ClassifierMixin):
         params = [platt(margins[:, j], Y[:, j]) for j in range(Y.shape[1])]
         self.coef_ = np.array([a for a, _ in params])  # sigmoid slope per label
         self.intercept_ = np.array([b for _, b in params])
-        self.oof_proba_ = self._sigmoid(margins) if self.cv and self.cv > 1 and Y.shape[0] >= 2 * self.cv else None
+        self.oof_proba_ = self._sigmoid(margins) if out_of_fold else None
         self.classes_ = np.arange(Y.shape[1])
         return self
 

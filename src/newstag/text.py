@@ -92,12 +92,19 @@ def fold_and_lower(text: str) -> tuple[str, str]:
         folded = text.translate(_FOLD)
         return folded, lower_same_length(folded)
     # the non-ASCII characters of the folded text are the folded characters
-    lowered = _replace_pairs(folded, [(c, _LOWER[ord(c)]) for c in {_FOLD[ord(c)] for c in chars} if c > "\x7f"])
-    if lowered is not None:
-        low = lowered.lower()
-        if len(low) == len(lowered):
-            return folded, low
-    return folded, folded.translate(_LOWER)
+    return folded, _lower_rest(_replace_pairs(folded, [(c, _LOWER[ord(c)]) for c in {_FOLD[ord(c)] for c in chars} if c > "\x7f"]), folded)
+
+
+def _lower_rest(replaced: str | None, original: str) -> str:
+    """Finish ``lower_same_length(original)`` from ``replaced``, the text with
+    its non-ASCII characters already lower-cased one for one: ``str.lower``
+    now changes only ASCII letters, unless a character lower-cases to two
+    (the length tells; then ``translate`` does it character by character)."""
+    if replaced is not None:
+        low = replaced.lower()
+        if len(low) == len(replaced):
+            return low
+    return original.translate(_LOWER)
 
 
 def fold_accents(text: str) -> str:
@@ -110,15 +117,7 @@ def fold_accents(text: str) -> str:
 
 def lower_same_length(text: str) -> str:
     """Lower-case without changing the length of the string."""
-    # non-ASCII characters first, one for one; then str.lower, which now
-    # changes only ASCII letters unless a character lower-cases to two
-    # (then the length tells, and translate does it character by character)
-    out = text if text.isascii() else _replace_each(text, _LOWER)
-    if out is not None:
-        low = out.lower()
-        if len(low) == len(out):
-            return low
-    return text.translate(_LOWER)
+    return _lower_rest(text if text.isascii() else _replace_each(text, _LOWER), text)
 
 
 @dataclass(frozen=True)
