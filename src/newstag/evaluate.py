@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -34,13 +33,9 @@ def evaluate(cfg: DictConfig) -> Path:
 
 
 def main() -> None:
-    import hydra
+    from newstag.train import hydra_main
 
-    from newstag.train import register_resolvers
-
-    register_resolvers()
-    config_path = paths.hydra_config_path("newstag-evaluate", sys.argv[1:])
-    hydra.main(version_base="1.3", config_path=config_path, config_name="evaluate")(evaluate)()
+    hydra_main("newstag-evaluate", "evaluate", evaluate)
 
 
 if __name__ == "__main__":

@@ -274,13 +274,19 @@ def _hydra_entry(cfg: DictConfig) -> float | None:
     return train(cfg)
 
 
-def main() -> None:
-    """Console script ``newstag-train``: Hydra parses the command line."""
+def hydra_main(app: str, config_name: str, task_function: Any) -> None:
+    """Run ``task_function`` as a Hydra app (``newstag-train``, ``newstag-evaluate``):
+    our resolvers registered, ``conf/`` found from any directory."""
     import hydra
 
     register_resolvers()
-    config_path = paths.hydra_config_path("newstag-train", sys.argv[1:])
-    hydra.main(version_base="1.3", config_path=config_path, config_name="train")(_hydra_entry)()
+    config_path = paths.hydra_config_path(app, sys.argv[1:])
+    hydra.main(version_base="1.3", config_path=config_path, config_name=config_name)(task_function)()
+
+
+def main() -> None:
+    """Console script ``newstag-train``: Hydra parses the command line."""
+    hydra_main("newstag-train", "train", _hydra_entry)
 
 
 if __name__ == "__main__":
