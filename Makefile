@@ -25,11 +25,11 @@ test: $(STAMP)
 
 ## make metrics: regenerate experiments/METRICS.md and the README metrics block
 metrics: $(STAMP)
-	$(BIN)/python -m newstag.docs
+	$(BIN)/python -m newstag.reports.docs
 
 ## make stats: regenerate data/README.md from the corpus
 stats: $(STAMP)
-	$(BIN)/python -m newstag.data stats --write data/README.md
+	$(BIN)/newstag data stats --write data/README.md
 
 clean:
 	rm -rf $(VENV) experiments/runs experiments/sweeps experiments/registry

@@ -52,14 +52,16 @@ def _dir_size(path: Path) -> int:
 def run_newstag(experiment: str, task: str, train, Y, labels, workdir: Path):
     from hydra import compose, initialize_config_dir
 
-    from newstag import compact
-    from newstag.train import build_model, register_resolvers
+    from newstag.engine import compact
+    from newstag.learn.export import compile_model
+    from newstag.experiment.app import register_resolvers
+    from newstag.experiment.train import build_model
 
     register_resolvers()
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose(config_name="train", overrides=[f"experiment={experiment}", f"task={task}"])
     model = build_model(cfg, task, labels).fit(train, Y)
-    cm, arrays = compact.compile_model(model)
+    cm, arrays = compile_model(model)
     import joblib
 
     joblib.dump(model, workdir / "model.joblib", compress=3)
@@ -150,8 +152,8 @@ def with_tuned_thresholds(runner, task: str, train, Y, labels, workdir: Path):
     """Fit on 80% of train, tune per-label thresholds on the other 20%
     (the same F1 rule newstag uses), then refit on all of train: a peer gets
     the same help with rare labels that newstag's thresholds give it."""
-    from newstag.split import kfold_indices
-    from newstag.thresholds import tune_thresholds
+    from newstag.data.split import kfold_indices
+    from newstag.learn.thresholds import tune_thresholds
 
     fit_idx, val_idx = kfold_indices(Y, 5, seed=0)[0]
     proba, _, _ = runner(task, [train[i] for i in fit_idx], Y[fit_idx], labels, workdir)
@@ -178,9 +180,9 @@ def throughput(proba, warm_up: list, stream: list, repeats: int = 3) -> float:
 def worker(system: str, task: str, train_path: str, test_path: str) -> dict:
     """Train and evaluate one system on one task (in its own process)."""
     from newstag.data import load_labelled
-    from newstag.labels import load_schema
+    from newstag.schema.labels import load_schema
     from newstag.metrics import evaluate
-    from newstag.train import binarize
+    from newstag.schema import binarize
 
     train, test = load_labelled(train_path), load_labelled(test_path)
     labels = load_schema().ids(task)

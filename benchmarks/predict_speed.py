@@ -55,7 +55,7 @@ def cold_start(repeats: int) -> dict:
 def throughput(n: int) -> dict:
     import newstag
     from newstag.data import Record
-    from newstag.predict import predict_batch
+    from newstag.serve.predict import predict_batch
 
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core

@@ -73,8 +73,8 @@ class PerLabelSGD:
 
 
 def run(path: str, n: int) -> dict:
-    from newstag.features import hashing, tfidf
-    from newstag.labels import load_schema
+    from newstag.learn.features import hashing, tfidf
+    from newstag.schema.labels import load_schema
 
     labels = load_schema().ids("topics")
 

@@ -17,13 +17,13 @@ from conftest import run_cli
 
 @pytest.fixture(scope="module")
 def pairs(trained_registry):
-    from newstag.predict import load
+    from newstag.serve.predict import load
 
     return {t: (load(t, trained_registry, engine="sklearn"), load(t, trained_registry)) for t in ("topics", "actors")}
 
 
 def test_registered_models_have_a_compact_form(pairs):
-    from newstag.compact import CompactModel
+    from newstag.engine.compact import CompactModel
 
     for task, (sk, fast) in pairs.items():
         assert isinstance(fast.model, CompactModel)
@@ -83,7 +83,7 @@ def test_prediction_path_does_not_import_sklearn(trained_registry, tmp_path):
 @settings(max_examples=60, deadline=None)
 @given(st.sets(st.integers(0, 2**64 - 1), max_size=300), st.lists(st.integers(0, 2**64 - 1), max_size=100))
 def test_lookup_table_agrees_with_a_dict(keys, others):
-    from newstag.compact import _Lookup
+    from newstag.engine.compact import _Lookup
 
     keys = sorted(keys)
     table = _Lookup(np.array(keys, dtype=np.uint64), np.arange(len(keys), dtype=np.int64))
@@ -98,9 +98,11 @@ def test_every_linear_model_compiles_to_the_same_probabilities(model, corpus_tra
     from hydra import compose, initialize_config_dir
 
     from conftest import ROOT
-    from newstag.compact import compile_model
-    from newstag.labels import load_schema
-    from newstag.train import binarize, build_model, register_resolvers
+    from newstag.learn.export import compile_model
+    from newstag.schema.labels import load_schema
+    from newstag.experiment.app import register_resolvers
+    from newstag.experiment.train import build_model
+    from newstag.schema import binarize
 
     register_resolvers()
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
@@ -113,7 +115,7 @@ def test_every_linear_model_compiles_to_the_same_probabilities(model, corpus_tra
 
 
 def test_word_cache_changes_nothing_and_stays_bounded(trained_registry, corpus_test):
-    from newstag.compact import _WordCache
+    from newstag.engine.compact import _WordCache
     from newstag.registry import Registry
 
     reg = Registry(trained_registry)

@@ -7,7 +7,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from conftest import ROOT
-from newstag.train import binarize, build_model, register_resolvers
+from newstag.experiment.app import register_resolvers
+from newstag.experiment.train import build_model
+from newstag.schema import binarize
 
 CONF = str(ROOT / "conf")
 FEATURES = sorted(p.stem for p in (ROOT / "conf" / "features").glob("*.yaml"))
@@ -22,7 +24,7 @@ def _cfg(*overrides: str):
 
 @pytest.fixture(scope="module")
 def sample(corpus_train):
-    from newstag.labels import load_schema
+    from newstag.schema.labels import load_schema
 
     records = corpus_train[::6][:180]
     labels = load_schema().ids("topics")
@@ -39,14 +41,14 @@ def test_default_config_uses_per_task_experiment():
     cfg = _cfg()
     assert list(cfg.train_tasks) == ["topics", "actors"]
     assert cfg.get("features") is None and cfg.get("model") is None
-    assert cfg.tasks.actors.features._target_ == "newstag.features.union"
+    assert cfg.tasks.actors.features._target_ == "newstag.learn.features.union"
     assert "alias" in cfg.tasks.actors.features.parts
     assert cfg.tasks.topics.model.estimator.class_weight == "balanced"
     assert cfg.paths.root == str(ROOT)
 
 
 def test_command_line_choice_applies_to_every_task():
-    from newstag.train import component_config
+    from newstag.experiment.train import component_config
 
     cfg = _cfg("features=word_tfidf", "model=sgd", "task=actors")
     assert list(cfg.train_tasks) == ["actors"]

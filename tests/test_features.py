@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from newstag.features import AliasCounter, TextField, hashing, load_stop_words, tfidf, union
+from newstag.learn.features import AliasCounter, TextField, hashing, load_stop_words, tfidf, union
 
 
 @pytest.fixture(scope="module")

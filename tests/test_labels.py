@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from newstag.labels import load_schema
+from newstag.schema.labels import load_schema
 
 GUIDE_ACTORS = "usa russia ukraine nato eu un turkey china italy france germany uk poland belarus hungary israel hamas iran qatar egypt saudi_arabia uae vatican india north_korea".split()
 

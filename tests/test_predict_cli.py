@@ -103,7 +103,7 @@ def test_all_scores_and_threshold_override(trained_registry, tmp_path):
 
 def test_explain_features_are_in_the_text_and_alias_offsets_point_at_aliases(trained_registry):
     from newstag.data import load_records
-    from newstag.text import compose, normalize
+    from newstag.text.preparation import compose, normalize
 
     path = RAW / "emirati-scambio-prigionieri.txt"
     (record,) = load_records(path).records
@@ -213,7 +213,7 @@ def api_models(trained_registry):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(title=st.text(max_size=80), text=st.text(max_size=400))
 def test_arbitrary_unicode_never_crashes(api_models, title, text):
-    from newstag.predict import predict_batch
+    from newstag.serve.predict import predict_batch
     from newstag.data import Record
 
     out = predict_batch([Record(id="x", title=title, text=text)], api_models, all_scores=True, explain=2)

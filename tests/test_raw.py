@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from conftest import ROOT, shared_or_skip
 from newstag.data import load_records
-from newstag.raw import parse_article
+from newstag.data.raw import parse_article
 
 
 def test_shared_sample_parses_exactly():

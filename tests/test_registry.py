@@ -92,7 +92,7 @@ def test_other_sklearn_minor_version_is_refused_unless_allowed(tmp_path):
 
 
 def test_crash_mid_write_leaves_no_version(tmp_path, monkeypatch):
-    import newstag.registry as registry
+    import newstag.registry.store as registry
 
     def boom(*args, **kwargs):
         raise OSError("disk full")

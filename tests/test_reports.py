@@ -119,7 +119,7 @@ def test_training_run_writes_its_test_report_and_model_cards(trained_registry):
 def _fake_run(base: Path, name: str, task: str, cv: float, test: float, model: str) -> Path:
     run = base / name
     run.mkdir(parents=True)
-    (run / "config.yaml").write_text(f"model:\n  _target_: newstag.models.one_vs_rest\n  estimator:\n    _target_: sklearn.linear_model.{model}\n    C: 1.0\nfeatures:\n  _target_: newstag.features.tfidf\n  analyzer: word\n  ngram_range: [1, 2]\n")
+    (run / "config.yaml").write_text(f"model:\n  _target_: newstag.learn.models.one_vs_rest\n  estimator:\n    _target_: sklearn.linear_model.{model}\n    C: 1.0\nfeatures:\n  _target_: newstag.learn.features.tfidf\n  analyzer: word\n  ngram_range: [1, 2]\n")
     (run / "metrics.json").write_text(json.dumps({"tasks": {task: {"cv": {"micro_f1": cv, "macro_f1": cv - 0.1}, "test": {"summary": {"micro_f1": test, "macro_f1": test - 0.1}}, "training_seconds": 1.0}}}))
     return run
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections import Counter
 
 from newstag.data import Record
-from newstag.split import jaccard, kfold_indices, label_matrix, near_duplicates, shingles, stratified_split
+from newstag.data.split import jaccard, kfold_indices, label_matrix, near_duplicates, shingles, stratified_split
 
 BASE = "Il ministro degli Esteri russo Sergey Lavrov ha parlato al telefono con il segretario di Stato americano Antony Blinken della crisi ucraina e delle garanzie di sicurezza"
 

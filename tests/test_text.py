@@ -8,7 +8,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newstag.text import _FOLD, _LOWER, fold_accents, fold_and_lower, lower_same_length, normalize
+from newstag.text.preparation import _FOLD, _LOWER, fold_accents, fold_and_lower, lower_same_length, normalize
 
 # news-like text: accented Latin, typographic quotes, Greek (final sigma),
 # Turkish dotted I (lower-cases to two characters), Cyrillic, NULs and spaces

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from newstag.thresholds import best_threshold, f1_at, tune_thresholds
+from newstag.learn.thresholds import best_threshold, f1_at, tune_thresholds
 
 
 def test_picks_the_f1_optimal_threshold_on_a_hand_made_case():

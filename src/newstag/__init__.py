@@ -14,24 +14,28 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from newstag import compat
+
+compat.install()  # models saved before the 0.1 layout name the old module paths
+
 __version__ = "0.1.0"
 __all__ = ["load", "label", "load_records", "Record", "__version__"]
 
 if TYPE_CHECKING:
     from newstag.data import Record, load_records
-    from newstag.predict import Labeller
+    from newstag.serve.predict import Labeller
 
 
 def load(ref: str, registry: Any = None, allow_version_mismatch: bool = False) -> Labeller:
-    """Load a registered model (see :func:`newstag.predict.load`)."""
-    from newstag.predict import load as _load
+    """Load a registered model (see :func:`newstag.serve.predict.load`)."""
+    from newstag.serve.predict import load as _load
 
     return _load(ref, registry, allow_version_mismatch)
 
 
 def label(articles: Any, models: Any = None, *, registry: Any = None, threshold: float | None = None) -> list[dict[str, Any]]:
-    """Label articles with both tasks (see :func:`newstag.predict.label`)."""
-    from newstag.predict import label as _label
+    """Label articles with both tasks (see :func:`newstag.serve.predict.label`)."""
+    from newstag.serve.predict import label as _label
 
     return _label(articles, models, registry=registry, threshold=threshold)
 

@@ -55,7 +55,7 @@ def _columns(pairs: Sequence[str] | None) -> dict[str, str]:
 
 
 def _load_labellers(args: argparse.Namespace):
-    from newstag.predict import default_models, load
+    from newstag.serve.predict import default_models, load
     from newstag.registry import RegistryError
 
     refs = args.model or default_models(args.registry)
@@ -93,8 +93,8 @@ class _Progress:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from newstag.data import Problem, Record
-    from newstag.output import make_writer
-    from newstag.predict import InputError, batches, iter_inputs, predict_batch
+    from newstag.serve.output import make_writer
+    from newstag.serve.predict import InputError, batches, iter_inputs, predict_batch
 
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise UsageError(f"--threshold must be between 0 and 1, got {args.threshold}")
@@ -206,7 +206,7 @@ def cmd_models_verify(args: argparse.Namespace) -> int:
 
 
 def _default_out(kind: str) -> Path:
-    from newstag import paths
+    from newstag.core import paths
 
     return paths.project_root() / "experiments" / "reports" / f"{time.strftime('%Y-%m-%d_%H-%M-%S')}_{kind}"
 
@@ -228,8 +228,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from newstag import paths
-    from newstag.fsutil import atomic_write_text
+    from newstag.core import paths
+    from newstag.core.files import atomic_write_text
     from newstag.registry import Registry
     from newstag.reports.compare import collect, rank, to_html, to_markdown
 
@@ -251,11 +251,28 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_data(args: argparse.Namespace) -> int:
+    from newstag.data.datasheet import main as data_main
+
+    return data_main(args.args, prog="newstag data")
+
+
 # ------------------------------------------------------------------- parser
+
+MAIN_EPILOG = """\
+training and evaluation are Hydra applications (config in conf/):
+  newstag-train      train both tasks from conf/train.yaml, register the models
+                     (newstag-train --help lists the config groups; -m sweeps)
+  newstag-evaluate   evaluate registered models on a labelled set, write a report
+
+see docs/architecture.md for the layers and the path of an article through them
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="newstag", description="Label news articles by topic and actor; manage the models.")
+    parser = argparse.ArgumentParser(
+        prog="newstag", description="Label news articles by topic and actor; manage the models.", epilog=MAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--registry", default=None, help="model registry folder (default: experiments/registry, or $NEWSTAG_REGISTRY)")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -306,6 +323,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-o", "--out", help="output folder (default: experiments/reports/leaderboard)")
     r.add_argument("--no-registry", action="store_true", help="leave registered versions out")
     r.set_defaults(func=cmd_compare)
+
+    # parsed by newstag.data.datasheet, imported only when the command runs
+    d = sub.add_parser("data", help="corpus tools: validate files, corpus stats and datasheet, the train/test split", add_help=False)
+    d.add_argument("args", nargs=argparse.REMAINDER, help="validate|stats|split ... (newstag data --help)")
+    d.set_defaults(func=cmd_data)
     return parser
 
 

@@ -39,7 +39,7 @@ def evaluate_dataset(
 ) -> Path:
     """Evaluate registered models on a labelled dataset (any supported format)."""
     from newstag.data import load_labelled
-    from newstag.predict import load
+    from newstag.serve.predict import load
 
     labellers = [load(ref, registry, allow_version_mismatch) for ref in refs]
     records = load_labelled(data, columns=columns, schema=schema)

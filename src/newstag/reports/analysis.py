@@ -105,8 +105,8 @@ def error_examples(records: list[Any], analysis: TaskAnalysis, labeller: Any, k:
 
 
 def analyse(labeller: Any, records: list[Any], kind: str | None = None, with_errors: bool = True) -> TaskAnalysis:
-    """Evaluate a :class:`newstag.predict.Labeller` on labelled records."""
-    from newstag.train import binarize
+    """Evaluate a :class:`newstag.serve.predict.Labeller` on labelled records."""
+    from newstag.schema import binarize
 
     kind = kind or labeller.manifest.get("label_kind", labeller.task)
     labels = labeller.labels

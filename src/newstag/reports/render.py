@@ -12,7 +12,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from newstag.fsutil import atomic_write_bytes, atomic_write_text
+from newstag.core.files import atomic_write_bytes, atomic_write_text
 from newstag.reports.analysis import TaskAnalysis
 from newstag.reports.plots import FIGURES
 

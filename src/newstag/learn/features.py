@@ -21,9 +21,9 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from newstag.aliases import AliasMatcher
-from newstag.labels import load_schema
-from newstag.text import normalize, prepare
+from newstag.text.aliases import AliasMatcher
+from newstag.schema.labels import load_schema
+from newstag.text.preparation import normalize, prepare
 
 # ------------------------------------------------------------------ text fields
 
@@ -66,7 +66,7 @@ def load_stop_words(languages: tuple[str, ...] = ("it", "en"), strip_accents: bo
     """Stop words for ``languages`` (bundled lists), normalised like the text."""
     words: set[str] = set()
     for lang in languages:
-        data = resources.files("newstag.resources").joinpath(f"stopwords_{lang}.txt").read_text(encoding="utf-8")
+        data = resources.files("newstag.text.resources").joinpath(f"stopwords_{lang}.txt").read_text(encoding="utf-8")
         for line in data.splitlines():
             line = line.split("#", 1)[0].strip()
             if line:
@@ -218,7 +218,7 @@ def hashing(
 
 def aliases(schema: str | None = None, kind: str = "actors", title_separate: bool = True, sublinear: bool = True) -> AliasCounter:
     """Alias counts; ``schema`` paths resolve from the project root."""
-    from newstag import paths
+    from newstag.core import paths
 
     return AliasCounter(str(paths.resolve(schema)) if schema else None, kind, title_separate, sublinear)
 

@@ -8,14 +8,24 @@ in the (normalised) article.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 
-if TYPE_CHECKING:
-    from newstag.predict import Labeller
+class Explainable(Protocol):
+    """What :func:`explain` needs of a loaded model (a
+    :class:`~newstag.serve.predict.Labeller` is one). A protocol rather than an
+    import, so that the labeller can call this module without a cycle."""
+
+    model: Any
+    manifest: dict[str, Any]
+    task: str
+    labels: list[str]
+
+    def predict(self, articles: Sequence[Any], threshold: float | None = None) -> list[list[dict[str, Any]]]: ...
 
 
 def _feature_names(model: Any) -> np.ndarray | None:
@@ -33,7 +43,7 @@ def _alias_counter(model: Any, label_kind: str) -> Any:
         if found is not None:
             return found
     else:
-        from newstag.features import AliasCounter
+        from newstag.learn.features import AliasCounter
 
         feats = model.pipeline_.named_steps["features"]
         for part in [feats] + [t for _, t in getattr(feats, "transformer_list", [])]:
@@ -52,12 +62,12 @@ def _transform(model: Any, article: Any):
 
 @lru_cache(maxsize=1)
 def _bundled_counter() -> Any:
-    from newstag.features import AliasCounter
+    from newstag.learn.features import AliasCounter
 
     return AliasCounter().fit()
 
 
-def _cache(lab: Labeller) -> dict[str, Any]:
+def _cache(lab: Explainable) -> dict[str, Any]:
     cache = getattr(lab, "_explain_cache", None)
     if cache is None:
         W = lab.model.contributions()
@@ -84,7 +94,7 @@ def alias_hits(counter: Any, article: Any) -> list[dict[str, Any]]:
     return hits
 
 
-def explain(lab: Labeller, article: Any, n: int = 5, labels: list[str] | None = None) -> dict[str, Any]:
+def explain(lab: Explainable, article: Any, n: int = 5, labels: list[str] | None = None) -> dict[str, Any]:
     cache = _cache(lab)
     if labels is None:
         labels = [p["label"] for p in lab.predict([article])[0]]
@@ -111,4 +121,4 @@ def explain(lab: Labeller, article: Any, n: int = 5, labels: list[str] | None = 
     return out
 
 
-__all__ = ["explain", "alias_hits"]
+__all__ = ["Explainable", "alias_hits", "explain"]

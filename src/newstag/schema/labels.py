@@ -10,11 +10,14 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from functools import lru_cache
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import yaml
 
-from newstag import paths
+from newstag.core import paths
 
 KINDS = ("topics", "actors")
 
@@ -119,3 +122,13 @@ def load_schema(path: str | Path | None = None) -> LabelSchema:
     if not resolved.is_file():
         raise FileNotFoundError(f"label schema not found: {resolved}")
     return _load_cached(str(resolved), resolved.stat().st_mtime)
+
+
+def binarize(records: Sequence[Any], kind: str, labels: Sequence[str]) -> np.ndarray:
+    """Label matrix (records x labels) of one task."""
+    index = {label: j for j, label in enumerate(labels)}
+    Y = np.zeros((len(records), len(labels)), dtype=int)
+    for i, r in enumerate(records):
+        for label in r.labels(kind):
+            Y[i, index[label]] = 1
+    return Y

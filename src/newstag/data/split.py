@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from newstag.data import Record
-from newstag.labels import KINDS
-from newstag.text import normalize
+from newstag.schema.labels import KINDS
+from newstag.text.preparation import normalize
 
 _WORD = re.compile(r"\w+")
 

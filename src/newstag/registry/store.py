@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from newstag import paths
-from newstag.fsutil import atomic_write_text, sha256_file
+from newstag.core import paths
+from newstag.core.files import atomic_write_text, sha256_file
 
 MODEL_FILE = "model.joblib"
 COMPACT_FILE = "model.compact.npz"
@@ -95,10 +95,11 @@ def _git_commit(cwd: Path) -> str | None:
 
 def _write_compact(model: Any, folder: Path) -> dict[str, str] | None:
     """Save the compact form beside the pickle when the model has one."""
-    from newstag import compact
+    from newstag.engine import compact
+    from newstag.learn.export import compile_model
 
     try:
-        cm, arrays = compact.compile_model(model)
+        cm, arrays = compile_model(model)
     except (compact.Unsupported, AttributeError) as exc:
         return {"unsupported": str(exc)}
     data = compact.to_bytes(cm.meta, arrays)
@@ -271,7 +272,7 @@ class Registry:
     def load_compact(self, ref: str | ModelRef) -> tuple[Any, dict[str, Any]] | None:
         """The compact form (no pickle, no scikit-learn), hash-checked; ``None``
         when the version has none."""
-        from newstag import compact
+        from newstag.engine import compact
 
         target = ref if isinstance(ref, ModelRef) else self.resolve(ref)
         manifest = self.manifest(target)

@@ -15,9 +15,10 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from newstag.compact import CompactModel
-from newstag.data import Problem, Record, Validator, _Row, iter_jsonl_stream, iter_rows
-from newstag.raw import parse_article
+from newstag.engine.compact import CompactModel
+from newstag.data.loading import Validator, _Row, iter_jsonl_stream, iter_rows
+from newstag.data.records import Problem, Record
+from newstag.data.raw import parse_article
 
 BATCH = 1000
 
@@ -77,7 +78,7 @@ class Labeller:
         (coefficient x feature value) to the label's score. For actor models,
         ``aliases``: the schema aliases found in the text with offsets.
         """
-        from newstag.explain import explain
+        from newstag.serve.explain import explain
 
         return explain(self, article, n, labels)
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from newstag.text import fields, fold_accents, fold_and_lower, lower_same_length
+from newstag.text.preparation import fields, fold_accents, fold_and_lower, lower_same_length
 
 
 def trie_pattern(words: Sequence[str], boundary_after_first: bool = False) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from newstag import paths
+from newstag.core import paths
 
 log = logging.getLogger("newstag.evaluate")
 
@@ -33,7 +33,7 @@ def evaluate(cfg: DictConfig) -> Path:
 
 
 def main() -> None:
-    from newstag.train import hydra_main
+    from newstag.experiment.app import hydra_main
 
     hydra_main("newstag-evaluate", "evaluate", evaluate)
 

@@ -22,8 +22,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import Pipeline
 
-from newstag.features import slim
-from newstag.thresholds import tune_thresholds
+from newstag.learn.features import slim
+from newstag.learn.thresholds import tune_thresholds
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ class PlattOneVsRest(BaseEstimator, ClassifierMixin):
             return self._fit(X, Y)
 
     def _fit(self, X: Any, Y: Any) -> PlattOneVsRest:
-        from newstag.split import kfold_indices
+        from newstag.data.split import kfold_indices
 
         Y = np.asarray(Y, dtype=int)
         if Y.ndim != 2:
@@ -218,7 +218,7 @@ class MultiLabelModel(BaseEstimator, ClassifierMixin):
     Parameters
     ----------
     features : transformer
-        Articles -> feature matrix (see :mod:`newstag.features`).
+        Articles -> feature matrix (see :mod:`newstag.learn.features`).
     classifier : estimator
         Multi-label classifier with ``predict_proba`` (see :func:`one_vs_rest`).
     labels : sequence of str
@@ -262,7 +262,7 @@ class MultiLabelModel(BaseEstimator, ClassifierMixin):
     def oof_proba(self, Xf: Any, Y: np.ndarray, progress: Callable[[str], None] | None = None) -> np.ndarray:
         """Out-of-fold probabilities of the classifier over ``threshold_folds``
         iteratively stratified folds of the feature matrix ``Xf``."""
-        from newstag.split import kfold_indices
+        from newstag.data.split import kfold_indices
 
         P = np.zeros(Y.shape, dtype=float)
         folds = kfold_indices(Y, self.threshold_folds, self.random_state)

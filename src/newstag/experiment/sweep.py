@@ -16,7 +16,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from newstag.fsutil import atomic_write_text
+from newstag.core.files import atomic_write_text
 
 log = logging.getLogger("newstag.sweep")
 
@@ -24,7 +24,7 @@ _COLUMNS = ("micro_f1", "macro_f1")
 
 
 def _rows(sweep_dir: Path, metric: str) -> list[dict[str, Any]]:
-    from newstag.train import rank_value
+    from newstag.experiment.train import rank_value
 
     rows = []
     for metrics_file in sorted(sweep_dir.glob("*/metrics.json")):

@@ -15,9 +15,9 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from newstag import paths
+from newstag.core import paths
 from newstag.data import DataError, Record, load_labelled, load_records, shape, write_jsonl
-from newstag.labels import LabelSchema, load_schema
+from newstag.schema.labels import LabelSchema, load_schema
 
 SPLITS = ("train", "test")
 
@@ -99,7 +99,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     template_path = paths.project_root() / "data" / "datasheet.md.in"
     if args.write:
         text = render(template_path.read_text(encoding="utf-8"), tables)
-        from newstag.fsutil import atomic_write_text
+        from newstag.core.files import atomic_write_text
 
         atomic_write_text(paths.resolve(args.write, Path.cwd()), text)
         print(f"wrote {args.write}")
@@ -119,7 +119,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_split(args: argparse.Namespace) -> int:
-    from newstag.split import stratified_split
+    from newstag.data.split import stratified_split
 
     records = load_labelled(args.files, schema=args.schema)
     train, test = stratified_split(records, test_size=args.test_size, seed=args.seed)
@@ -130,8 +130,9 @@ def _cmd_split(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m newstag.data", description="Corpus tools: validate, stats, split.")
+def main(argv: Sequence[str] | None = None, prog: str = "newstag data") -> int:
+    """``newstag data validate|stats|split`` (also ``python -m newstag.data``)."""
+    parser = argparse.ArgumentParser(prog=prog, description="Corpus tools: validate, stats, split.")
     parser.add_argument("--schema", default=None, help="label schema YAML (default: data/labels.yaml)")
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("stats", help="corpus statistics; --write renders the datasheet")

@@ -21,32 +21,11 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from newstag import paths
+from newstag.core import paths
+from newstag.experiment.app import hydra_main
+from newstag.schema import binarize
 
 log = logging.getLogger("newstag.train")
-
-
-def _class_weight(value: Any) -> Any:
-    """``balanced`` stays, ``none``/``null`` become None (sweep choices cannot hold null)."""
-    return None if value is None or str(value).lower() in ("none", "null", "") else value
-
-
-def register_resolvers() -> None:
-    """``${newstag_root:}``: the project root; ``${class_weight:X}``: see :func:`_class_weight`."""
-    if not OmegaConf.has_resolver("newstag_root"):
-        OmegaConf.register_new_resolver("newstag_root", lambda: str(paths.project_root()))
-    if not OmegaConf.has_resolver("class_weight"):
-        OmegaConf.register_new_resolver("class_weight", _class_weight)
-
-
-def binarize(records: Sequence[Any], kind: str, labels: Sequence[str]) -> np.ndarray:
-    """Label matrix (records x labels) of one task."""
-    index = {label: j for j, label in enumerate(labels)}
-    Y = np.zeros((len(records), len(labels)), dtype=int)
-    for i, r in enumerate(records):
-        for label in r.labels(kind):
-            Y[i, index[label]] = 1
-    return Y
 
 
 def _data_path(value: str | None) -> Path | None:
@@ -58,7 +37,7 @@ def _data_path(value: str | None) -> Path | None:
 
 def load_data(cfg: DictConfig):
     from newstag.data import load_labelled
-    from newstag.labels import load_schema
+    from newstag.schema.labels import load_schema
 
     schema = load_schema(cfg.data.schema)
     columns = OmegaConf.to_container(cfg.data.columns) if cfg.data.get("columns") else None
@@ -84,10 +63,10 @@ def component_config(cfg: DictConfig, task: str, group: str) -> DictConfig:
 
 
 def build_model(cfg: DictConfig, task: str, labels: Sequence[str]):
-    """Instantiate the task's :class:`~newstag.models.MultiLabelModel` from config."""
+    """Instantiate the task's :class:`~newstag.learn.models.MultiLabelModel` from config."""
     from hydra.utils import instantiate
 
-    from newstag.models import MultiLabelModel
+    from newstag.learn.models import MultiLabelModel
 
     features = instantiate(component_config(cfg, task, "features"), _convert_="all")
     classifier = instantiate(component_config(cfg, task, "model"), _convert_="all")
@@ -116,7 +95,7 @@ def cross_validate(cfg: DictConfig, model, records: Sequence[Any], Y: np.ndarray
     """k-fold CV (iterative stratification) on train: mean and std per summary metric."""
     from sklearn.base import clone
 
-    from newstag.split import kfold_indices
+    from newstag.data.split import kfold_indices
 
     folds = kfold_indices(Y, cfg.cv.folds, cfg.seed)
     scores: list[dict[str, float | None]] = []
@@ -185,7 +164,7 @@ def train_task(cfg: DictConfig, task: str, schema, train_records, test_records) 
     }
     analysis = None
     if test_records:
-        from newstag.predict import Labeller
+        from newstag.serve.predict import Labeller
         from newstag.reports.analysis import analyse
 
         analysis = analyse(Labeller(model, {"task": task, "label_kind": kind}, f"{task} (this run)"), list(test_records), kind)
@@ -231,7 +210,7 @@ def rank_value(metrics: dict[str, Any], key: str) -> float | None:
 def train(cfg: DictConfig) -> float | None:
     """Train, evaluate and register every task of ``cfg``; return the rank metric."""
     from newstag.data import fingerprint
-    from newstag.fsutil import atomic_write_text
+    from newstag.core.files import atomic_write_text
     from newstag.registry import Registry
 
     started = time.perf_counter()
@@ -272,16 +251,6 @@ def train(cfg: DictConfig) -> float | None:
 
 def _hydra_entry(cfg: DictConfig) -> float | None:
     return train(cfg)
-
-
-def hydra_main(app: str, config_name: str, task_function: Any) -> None:
-    """Run ``task_function`` as a Hydra app (``newstag-train``, ``newstag-evaluate``):
-    our resolvers registered, ``conf/`` found from any directory."""
-    import hydra
-
-    register_resolvers()
-    config_path = paths.hydra_config_path(app, sys.argv[1:])
-    hydra.main(version_base="1.3", config_path=config_path, config_name=config_name)(task_function)()
 
 
 def main() -> None:

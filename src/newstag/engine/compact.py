@@ -17,8 +17,9 @@ and linear coefficients in a ``.npz`` file (loaded with
 Profiled on the bundled corpus, this is 3-5x faster than the first
 version, which hashed every n-gram of every document.
 
-:func:`compile_model` turns a fitted :class:`~newstag.models.MultiLabelModel`
-into a :class:`CompactModel` when every part is supported (word / char_wb
+:func:`newstag.learn.export.compile_model` turns a fitted
+:class:`~newstag.learn.models.MultiLabelModel` into a :class:`CompactModel`
+when every part is supported (word / char_wb
 TF-IDF, alias counts, and linear heads: logistic regression, Platt-calibrated
 margins, modified-Huber SGD); otherwise it raises :class:`Unsupported` and
 the scikit-learn pipeline is used. Tests check both give the same
@@ -38,8 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from newstag.aliases import AliasMatcher
-from newstag.text import prepare
+from newstag.text.aliases import AliasMatcher
+from newstag.text.preparation import prepare
 
 FORMAT_VERSION = 1
 _BASE = np.uint64(1_000_003)
@@ -422,7 +423,7 @@ class _Alias:
 
 class CompactModel:
     """Probabilities from arrays. Same ``labels_``/``thresholds_``/
-    ``predict_proba`` surface as :class:`~newstag.models.MultiLabelModel`."""
+    ``predict_proba`` surface as :class:`~newstag.learn.models.MultiLabelModel`."""
 
     def __init__(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]):
         if meta.get("format") != FORMAT_VERSION:
@@ -521,145 +522,3 @@ def load_bytes(data: bytes) -> CompactModel:
         arrays = {k: z[k] for k in z.files}
     meta = json.loads(str(arrays.pop("meta")))
     return CompactModel(meta, arrays)
-
-
-# --------------------------------------------------------------------- compile
-
-
-def _compile_tfidf(name: str, step: Any, k: int, arrays: dict[str, np.ndarray], weight: float) -> dict[str, Any]:
-    from newstag.features import TextField
-
-    prep, vec = step.named_steps.get("prep"), step.steps[-1][1]
-    if not isinstance(prep, TextField) or type(vec).__name__ != "TfidfVectorizer":
-        raise Unsupported(f"feature block {name!r} is not TextField + TfidfVectorizer")
-    if vec.lowercase or vec.preprocessor is not None or vec.tokenizer is not None or vec.strip_accents or vec.norm != "l2" or not vec.use_idf or vec.binary:
-        raise Unsupported(f"feature block {name!r} uses vectorizer options the compact predictor does not implement")
-    if vec.analyzer == "word" and vec.token_pattern != _TOKEN_PATTERN:
-        raise Unsupported(f"feature block {name!r}: token pattern {vec.token_pattern!r} (only the default, whose tokens never cross a space)")
-    if vec.analyzer not in ("word", "char_wb") or (vec.analyzer == "char_wb" and vec.ngram_range[0] < 2) or vec.ngram_range[0] > 3:
-        raise Unsupported(f"feature block {name!r}: analyzer {vec.analyzer} {vec.ngram_range}")
-    terms = sorted(vec.vocabulary_, key=vec.vocabulary_.get)
-    arrays[f"b{k}_terms"] = np.array(terms, dtype=str)
-    arrays[f"b{k}_idf"] = vec.idf_.astype(np.float64)
-    if vec.analyzer == "char_wb":
-        lo, hi = vec.ngram_range
-        for n in range(lo, hi + 1):
-            pairs = sorted((_hash_str(t), c) for t, c in vec.vocabulary_.items() if len(t) == n)
-            keys = np.array([h for h, _ in pairs], dtype=np.uint64)
-            if len(np.unique(keys)) != len(keys):
-                raise Unsupported("hash collision in the character vocabulary")
-            arrays[f"b{k}_h{n}"] = keys
-            arrays[f"b{k}_c{n}"] = np.array([c for _, c in pairs], dtype=np.int64)
-        if any(len(t) < lo or len(t) > hi for t in terms):
-            raise Unsupported("character vocabulary holds n-grams outside the n-gram range")
-    return {
-        "type": "tfidf",
-        "name": name,
-        "weight": weight,
-        "analyzer": vec.analyzer,
-        "ngram_range": list(vec.ngram_range),
-        "token_pattern": vec.token_pattern,
-        "stop_words": sorted(vec.get_stop_words() or []),
-        "sublinear_tf": bool(vec.sublinear_tf),
-        "dtype": np.dtype(vec.dtype).name,
-        "prep": {"field": prep.field, "title_weight": prep.title_weight, "unicode_form": prep.unicode_form, "lowercase": prep.lowercase, "strip_accents": prep.strip_accents},
-    }
-
-
-def _compile_alias(name: str, step: Any, weight: float) -> dict[str, Any]:
-    m = step.matcher_
-    return {
-        "type": "alias",
-        "name": name,
-        "weight": weight,
-        "labels": m.labels,
-        "loose": m.loose,
-        "exact": m.exact,
-        "names": [str(n) for n in step.feature_names_],
-        "title_separate": bool(step.title_separate),
-        "sublinear": bool(step.sublinear),
-    }
-
-
-def _units(clf: Any, n_features: int):
-    """Linear units of a fitted OneVsRestClassifier: (w, bias, link, a, b, label)."""
-    from sklearn.calibration import CalibratedClassifierCV
-    from sklearn.linear_model import LogisticRegression, SGDClassifier
-
-    from newstag.models import PlattOneVsRest, SigmoidCalibrated
-
-    if isinstance(clf, PlattOneVsRest):
-        return _platt_units(clf, n_features)
-    units = []
-    for label, est in enumerate(clf.estimators_):
-        kind = type(est).__name__
-        if kind == "_ConstantPredictor":
-            p = float(np.ravel(est.y_)[0]) if hasattr(est, "y_") else 0.0
-            units.append((np.zeros(n_features), 0.0, 2, 0.0, p, label))
-        elif isinstance(est, LogisticRegression):
-            units.append((est.coef_.ravel(), float(est.intercept_[0]), 0, -1.0, 0.0, label))
-        elif isinstance(est, SGDClassifier) and est.loss == "modified_huber":
-            units.append((est.coef_.ravel(), float(est.intercept_[0]), 1, 0.0, 0.0, label))
-        elif isinstance(est, SigmoidCalibrated) and est.platt_ is not None:
-            inner, platt = est.model_, est.platt_
-            # p = expit(pw * (w.x + b) + pb) = expit(-(a f + b')) with a = -pw, b' = -pb
-            units.append((inner.coef_.ravel(), float(np.ravel(inner.intercept_)[0]), 0, -float(platt.coef_[0, 0]), -float(platt.intercept_[0]), label))
-        elif isinstance(est, SigmoidCalibrated) and isinstance(est.model_, CalibratedClassifierCV):
-            for cc in est.model_.calibrated_classifiers_:
-                (cal,) = cc.calibrators
-                inner = cc.estimator
-                if not hasattr(inner, "coef_") or type(cal).__name__ != "_SigmoidCalibration":
-                    raise Unsupported(f"label {label}: calibrated {type(inner).__name__}")
-                units.append((inner.coef_.ravel(), float(np.ravel(inner.intercept_)[0]), 0, float(cal.a_), float(cal.b_), label))
-        else:
-            raise Unsupported(f"label {label}: {kind} has no compact form")
-    return units
-
-
-def _platt_units(clf: Any, n_features: int):
-    """One unit per label: ``p = expit(a (w.x + b) + c)`` is link 0 with
-    ``a' = -a`` and ``b' = -c``; a label constant in training keeps its
-    constant probability."""
-    units = []
-    for label, (est, a, c) in enumerate(zip(clf.classifier_.estimators_, clf.coef_, clf.intercept_)):
-        if hasattr(est, "coef_"):
-            units.append((np.asarray(est.coef_, dtype=float).ravel(), float(np.ravel(est.intercept_)[0]), 0, -float(a), -float(c), label))
-        else:
-            p = float(clf.predict_proba(np.zeros((1, n_features)))[0, label])
-            units.append((np.zeros(n_features), 0.0, 2, 0.0, p, label))
-    return units
-
-
-def compile_model(model: Any) -> tuple[CompactModel, dict[str, np.ndarray]]:
-    """Compile a fitted MultiLabelModel; raise :class:`Unsupported` when a
-    part has no compact form. Returns the model and its arrays (to save)."""
-    from sklearn.pipeline import FeatureUnion
-
-    from newstag.features import AliasCounter
-
-    features = model.pipeline_.named_steps["features"]
-    parts = features.transformer_list if isinstance(features, FeatureUnion) else [("features", features)]
-    weights = (features.transformer_weights or {}) if isinstance(features, FeatureUnion) else {}
-    arrays: dict[str, np.ndarray] = {}
-    blocks = []
-    for k, (name, step) in enumerate(parts):
-        weight = float(weights.get(name, 1.0))
-        if isinstance(step, AliasCounter):
-            blocks.append(_compile_alias(name, step, weight))
-        elif hasattr(step, "named_steps"):
-            blocks.append(_compile_tfidf(name, step, k, arrays, weight))
-        else:
-            raise Unsupported(f"feature block {name!r}: {type(step).__name__}")
-    n_features = sum(len(arrays[f"b{k}_idf"]) if b["type"] == "tfidf" else len(b["names"]) for k, b in enumerate(blocks))
-    units = _units(model.pipeline_.named_steps["clf"], n_features)
-    arrays["W"] = np.column_stack([u[0] for u in units]).astype(np.float64)
-    arrays["bias"] = np.array([u[1] for u in units], dtype=np.float64)
-    arrays["link"] = np.array([u[2] for u in units], dtype=np.int8)
-    arrays["a"] = np.array([u[3] for u in units], dtype=np.float64)
-    arrays["b"] = np.array([u[4] for u in units], dtype=np.float64)
-    arrays["unit_label"] = np.array([u[5] for u in units], dtype=np.int64)
-    arrays["thresholds"] = np.asarray(model.thresholds_, dtype=np.float64)
-    meta = {"format": FORMAT_VERSION, "labels": list(model.labels_), "blocks": blocks}
-    if not math.isfinite(float(np.abs(arrays["W"]).sum())):
-        raise Unsupported("non-finite coefficients")
-    return CompactModel(meta, arrays), arrays
