@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test stats metrics clean
+.PHONY: install run test lint stats metrics clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,3 +33,10 @@ stats: $(STAMP)
 
 clean:
 	rm -rf $(VENV) experiments/runs experiments/sweeps experiments/registry
+
+## make lint: ruff (lint + format check), mypy on src/, import-linter's layer contracts
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports

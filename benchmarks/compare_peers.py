@@ -53,9 +53,9 @@ def run_newstag(experiment: str, task: str, train, Y, labels, workdir: Path):
     from hydra import compose, initialize_config_dir
 
     from newstag.engine import compact
-    from newstag.learn.export import compile_model
     from newstag.experiment.app import register_resolvers
     from newstag.experiment.train import build_model
+    from newstag.learn.export import compile_model
 
     register_resolvers()
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
@@ -180,9 +180,9 @@ def throughput(proba, warm_up: list, stream: list, repeats: int = 3) -> float:
 def worker(system: str, task: str, train_path: str, test_path: str) -> dict:
     """Train and evaluate one system on one task (in its own process)."""
     from newstag.data import load_labelled
-    from newstag.schema.labels import load_schema
     from newstag.metrics import evaluate
     from newstag.schema import binarize
+    from newstag.schema.labels import load_schema
 
     train, test = load_labelled(train_path), load_labelled(test_path)
     labels = load_schema().ids(task)
@@ -204,7 +204,7 @@ def worker(system: str, task: str, train_path: str, test_path: str) -> dict:
             proba, thresholds, size = run_spacy(task, train, Y, labels, workdir)
         train_s = time.perf_counter() - t0
         P = proba(test)
-        result = evaluate(Yt, (P >= thresholds).astype(int), P, labels)
+        result = evaluate(Yt, (thresholds <= P).astype(int), P, labels)
         rate = throughput(proba, test[:100], list(test) + list(train))
     return {
         "system": system,
@@ -250,7 +250,9 @@ def render(results: list[dict], skipped: dict[str, str], meta: dict) -> str:
         rows = [r for r in results if r["task"] == task]
         lines += [f"## {task}", "", "| system | micro-F1 | macro-F1 | train s | articles/s | peak MB | model MB |", "|---|---|---|---|---|---|---|"]
         for r in sorted(rows, key=lambda r: -(r["macro_f1"] or 0)):
-            lines.append(f"| {r['system']} | {_f(r['micro_f1'])} | {_f(r['macro_f1'])} | {r['train_seconds']} | {r['articles_per_second']} | {r['peak_rss_mb']} | {r['model_mb']} |")
+            lines.append(
+                f"| {r['system']} | {_f(r['micro_f1'])} | {_f(r['macro_f1'])} | {r['train_seconds']} | {r['articles_per_second']} | {r['peak_rss_mb']} | {r['model_mb']} |"
+            )
         systems = [r["system"] for r in rows]
         lines += ["", "Per-label F1:", "", "| label | " + " | ".join(systems) + " |", "|---|" + "---|" * len(systems)]
         for label in rows[0]["per_label_f1"] if rows else []:
@@ -267,7 +269,9 @@ def render(results: list[dict], skipped: dict[str, str], meta: dict) -> str:
             top = max(peers, key=lambda r: r[metric] or 0) if peers else None
             if top:
                 gap = best[metric] - top[metric]
-                lines.append(f"- {task} {metric}: newstag-best {_f(best[metric])} vs best peer {top['system']} {_f(top[metric])} ({'ahead' if gap > 0 else 'tied' if gap == 0 else 'behind'} by {abs(gap):.3f})")
+                lines.append(
+                    f"- {task} {metric}: newstag-best {_f(best[metric])} vs best peer {top['system']} {_f(top[metric])} ({'ahead' if gap > 0 else 'tied' if gap == 0 else 'behind'} by {abs(gap):.3f})"
+                )
         fasttext = [rows[s]["articles_per_second"] for s in ("fasttext", "fasttext-tuned") if s in rows]
         if fasttext:
             # both rows serve the same kind of model: compare with the faster (a shared machine only slows runs down)
@@ -305,7 +309,9 @@ def main() -> int:
             continue
         for task in args.tasks:
             print(f"running {system} on {task} ...", file=sys.stderr)
-            proc = subprocess.run([sys.executable, __file__, "--train", args.train, "--test", args.test, "--worker", system, task], capture_output=True, text=True)
+            proc = subprocess.run(
+                [sys.executable, __file__, "--train", args.train, "--test", args.test, "--worker", system, task], capture_output=True, text=True
+            )
             if proc.returncode != 0:
                 skipped[f"{system}/{task}"] = "failed: " + proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"
                 print(proc.stderr[-2000:], file=sys.stderr)

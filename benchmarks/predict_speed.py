@@ -66,7 +66,11 @@ def throughput(n: int) -> dict:
     for start in range(0, n, 1000):
         predict_batch(docs[start : start + 1000], models)
     seconds = time.perf_counter() - t0
-    return {"throughput_articles_per_s": round(n / seconds, 1), "throughput_n": n, "mean_article_bytes": round(statistics.mean(len(d.title) + len(d.text) for d in docs))}
+    return {
+        "throughput_articles_per_s": round(n / seconds, 1),
+        "throughput_n": n,
+        "mean_article_bytes": round(statistics.mean(len(d.title) + len(d.text) for d in docs)),
+    }
 
 
 def stream_memory(size: int, workdir: Path) -> dict:

@@ -18,6 +18,7 @@ Each run is its own process (peak memory = its max RSS). The growth exponent
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import random
@@ -105,7 +106,13 @@ def run(path: str, n: int) -> dict:
     t0 = time.perf_counter()
     model.predict_proba(feats.transform(probe))
     predict_rate = len(probe) / (time.perf_counter() - t0)
-    return {"path": path, "n": n, "train_seconds": round(train_s, 2), "predict_articles_per_s": round(predict_rate, 1), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    return {
+        "path": path,
+        "n": n,
+        "train_seconds": round(train_s, 2),
+        "predict_articles_per_s": round(predict_rate, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
 
 
 def main() -> int:
@@ -129,8 +136,10 @@ def main() -> int:
                 return 1
             row = json.loads(proc.stdout.strip().splitlines()[-1])
             rows.append(row)
-            print(f"{path:>10} n={n:>7,}: train {row['train_seconds']:>7.1f} s, predict {row['predict_articles_per_s']:>8,.0f} articles/s, peak RSS {row['peak_rss_mb']:>7.1f} MB")
-        for a, b in zip(rows, rows[1:]):
+            print(
+                f"{path:>10} n={n:>7,}: train {row['train_seconds']:>7.1f} s, predict {row['predict_articles_per_s']:>8,.0f} articles/s, peak RSS {row['peak_rss_mb']:>7.1f} MB"
+            )
+        for a, b in itertools.pairwise(rows):
             exponent = math.log(b["train_seconds"] / a["train_seconds"]) / math.log(b["n"] / a["n"])
             print(f"{path:>10} growth {a['n']:,} -> {b['n']:,}: time exponent {exponent:.2f} (1.0 = linear), memory x{b['peak_rss_mb'] / a['peak_rss_mb']:.2f}")
         results += rows

@@ -32,9 +32,7 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 def run_cli(*args: str, stdin: bytes | None = None, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run the installed ``newstag`` console script, as a user would."""
-    return subprocess.run(
-        [str(BIN / "newstag"), *args], input=stdin, capture_output=True, env={**os.environ, **(env or {})}, cwd=cwd, timeout=600
-    )
+    return subprocess.run([str(BIN / "newstag"), *args], input=stdin, capture_output=True, env={**os.environ, **(env or {})}, cwd=cwd, timeout=600)
 
 
 @pytest.fixture(scope="session")

@@ -17,8 +17,21 @@ def test_compare_peers_smoke(tmp_path, corpus_train, corpus_test):
     train = write_jsonl(tmp_path / "train.jsonl", _tiny(corpus_train, 120))
     test = write_jsonl(tmp_path / "test.jsonl", _tiny(corpus_test, 30))
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "compare_peers.py"), "--train", str(train), "--test", str(test), "--tasks", "topics", "--out", str(tmp_path / "out")],
-        capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "compare_peers.py"),
+            "--train",
+            str(train),
+            "--test",
+            str(test),
+            "--tasks",
+            "topics",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     doc = json.loads((tmp_path / "out" / "results.json").read_text())

@@ -25,7 +25,7 @@ def pairs(trained_registry):
 def test_registered_models_have_a_compact_form(pairs):
     from newstag.engine.compact import CompactModel
 
-    for task, (sk, fast) in pairs.items():
+    for _task, (sk, fast) in pairs.items():
         assert isinstance(fast.model, CompactModel)
         assert fast.labels == sk.labels and np.array_equal(fast.thresholds, sk.thresholds)
 
@@ -98,11 +98,11 @@ def test_every_linear_model_compiles_to_the_same_probabilities(model, corpus_tra
     from hydra import compose, initialize_config_dir
 
     from conftest import ROOT
-    from newstag.learn.export import compile_model
-    from newstag.schema.labels import load_schema
     from newstag.experiment.app import register_resolvers
     from newstag.experiment.train import build_model
+    from newstag.learn.export import compile_model
     from newstag.schema import binarize
+    from newstag.schema.labels import load_schema
 
     register_resolvers()
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):

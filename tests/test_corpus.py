@@ -7,8 +7,8 @@ from collections import Counter
 import pytest
 
 from newstag.data import shape
-from newstag.schema.labels import load_schema
 from newstag.data.split import near_duplicates
+from newstag.schema.labels import load_schema
 
 
 @pytest.fixture(scope="module")

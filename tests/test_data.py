@@ -7,12 +7,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import write_jsonl
-from newstag.data import DataError, Record, fingerprint, load_labelled, load_records, to_frame, write_jsonl as write_records
+from newstag.data import DataError, Record, fingerprint, load_labelled, load_records, to_frame
+from newstag.data import write_jsonl as write_records
 
 GOOD = [
     {"id": "a1", "lang": "it", "title": "Lavrov e Blinken al telefono", "text": "Colloquio di un'ora.", "topics": ["diplomacy"], "actors": ["russia", "usa"]},
     {"id": "a2", "lang": "en", "title": "Storm in Genoa", "text": "", "topics": [], "actors": []},
-    {"id": "a3", "lang": "en", "title": "", "subtitle": "A subtitle", "text": "Ankara offers to host talks.", "topics": ["diplomacy", "mediation"], "actors": ["turkey"]},
+    {
+        "id": "a3",
+        "lang": "en",
+        "title": "",
+        "subtitle": "A subtitle",
+        "text": "Ankara offers to host talks.",
+        "topics": ["diplomacy", "mediation"],
+        "actors": ["turkey"],
+    },
 ]
 
 
@@ -78,13 +87,13 @@ def test_malformed_json_names_file_and_line(tmp_path):
 
 
 def test_non_utf8_line(tmp_path):
-    path, res = _problems(tmp_path, [json.dumps(GOOD[0]), b'{"id": "b", "text": "caf\xe9"}'])
+    _path, res = _problems(tmp_path, [json.dumps(GOOD[0]), b'{"id": "b", "text": "caf\xe9"}'])
     (p,) = res.problems
     assert p.line == 2 and "non-UTF-8" in p.message and "UTF-8" in p.hint
 
 
 def test_missing_and_empty_text(tmp_path):
-    path, res = _problems(tmp_path, ['{"id": "m", "title": "t"}', '{"id": "e", "title": " ", "text": ""}'])
+    _path, res = _problems(tmp_path, ['{"id": "m", "title": "t"}', '{"id": "e", "title": " ", "text": ""}'])
     missing, empty = res.problems
     assert (missing.line, missing.field, missing.message) == (1, "text", "missing field")
     assert (empty.line, empty.field) == (2, "text") and "empty text" in empty.message
@@ -149,7 +158,7 @@ def test_csv_errors_name_row_and_field(tmp_path):
 
 def test_unknown_suffix_and_missing_file(tmp_path):
     (tmp_path / "a.xml").write_text("<a/>")
-    with pytest.raises(ValueError, match="unknown file type '.xml'"):
+    with pytest.raises(ValueError, match=r"unknown file type '\.xml'"):
         load_records(tmp_path / "a.xml")
     with pytest.raises(FileNotFoundError, match="no such file"):
         load_records(tmp_path / "nope.jsonl")

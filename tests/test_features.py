@@ -61,7 +61,7 @@ def test_longest_alias_wins(counter):
 
 def test_offsets_point_at_the_alias(counter):
     text = "Secondo la Casa Bianca, Blinken vedrà Lavrov a Ginevra."
-    for actor, start, end, matched in counter.find(text):
+    for _actor, start, end, matched in counter.find(text):
         assert text[start:end] == matched
     assert {m for _, _, _, m in counter.find(text)} == {"Casa Bianca", "Blinken", "Lavrov"}
 

@@ -32,8 +32,8 @@ def test_platt_of_a_label_without_positives_is_a_low_constant():
 
 @pytest.fixture(scope="module")
 def features(corpus_train):
-    from newstag.schema.labels import load_schema
     from newstag.schema import binarize
+    from newstag.schema.labels import load_schema
 
     records = corpus_train[:300]
     labels = load_schema().ids("topics")
@@ -83,8 +83,8 @@ def test_clone_and_params(features):
 
 
 def test_task_model_tunes_thresholds_on_the_classifiers_own_folds(corpus_train, monkeypatch):
-    from newstag.schema.labels import load_schema
     from newstag.schema import binarize
+    from newstag.schema.labels import load_schema
 
     records = corpus_train[:240]
     labels = load_schema().ids("topics")

@@ -25,7 +25,11 @@ def lines(proc):
 
 
 ARTICLES = [
-    {"id": "n1", "title": "Lavrov e Blinken al telefono, la Turchia si offre come mediatrice", "text": "Colloquio tra i ministri degli Esteri di Russia e Stati Uniti. Ankara propone di ospitare i negoziati tra Mosca e Kiev."},
+    {
+        "id": "n1",
+        "title": "Lavrov e Blinken al telefono, la Turchia si offre come mediatrice",
+        "text": "Colloquio tra i ministri degli Esteri di Russia e Stati Uniti. Ankara propone di ospitare i negoziati tra Mosca e Kiev.",
+    },
     {"id": "n2", "title": "Juventus-Inter 1-1, pari nel derby d'Italia", "text": "Gol di Vlahovic e Lautaro nel secondo tempo."},
 ]
 
@@ -110,7 +114,7 @@ def test_explain_features_are_in_the_text_and_alias_offsets_point_at_aliases(tra
     (o,) = lines(predict(trained_registry, str(path), "--explain", "5"))
     doc = normalize(compose(record))
     assert o["explanations"]["topics"] and o["explanations"]["actors"]
-    for task, per_label in o["explanations"].items():
+    for _task, per_label in o["explanations"].items():
         for label, ev in per_label.items():
             assert 0 < len(ev["features"]) <= 5
             for f in ev["features"]:
@@ -120,7 +124,7 @@ def test_explain_features_are_in_the_text_and_alias_offsets_point_at_aliases(tra
                 if block == "word":  # stop words are dropped between the words of an n-gram
                     assert all(w in re.findall(r"(?u)\b\w\w+\b", doc) for w in name.split()), (label, f)
                 assert f["contribution"] > 0
-    for label, ev in o["explanations"]["actors"].items():
+    for ev in o["explanations"]["actors"].values():
         for hit in ev["aliases"]:
             field_text = getattr(record, hit["field"])
             assert field_text[hit["start"] : hit["end"]] == hit["alias"]
@@ -213,8 +217,8 @@ def api_models(trained_registry):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(title=st.text(max_size=80), text=st.text(max_size=400))
 def test_arbitrary_unicode_never_crashes(api_models, title, text):
-    from newstag.serve.predict import predict_batch
     from newstag.data import Record
+    from newstag.serve.predict import predict_batch
 
     out = predict_batch([Record(id="x", title=title, text=text)], api_models, all_scores=True, explain=2)
     assert len(out) == 1 and set(out[0]["scores"]) == {"topics", "actors"}

@@ -17,7 +17,9 @@ def test_shared_sample_parses_exactly():
     assert art.metadata == ("0", "501")
     assert art.subtitle == "Cremlino accusa gli USA di aumentare le tensioni"
     assert art.body.startswith("Nuovi colloqui USA-Russia. Il ministro degli Esteri russo Sergey Lavrov")
-    assert art.body.endswith("“Allo stesso tempo, saremo in stretto contatto con la Russia per evitare che si registri qualsiasi azione militare con\xa0gravi conseguenze“, ha aggiunto il portavoce.")
+    assert art.body.endswith(
+        "“Allo stesso tempo, saremo in stretto contatto con la Russia per evitare che si registri qualsiasi azione militare con\xa0gravi conseguenze“, ha aggiunto il portavoce."
+    )
     # section headings stay in the body, as their own paragraphs
     paragraphs = art.body.split("\n\n")
     assert "Nuovi colloqui USA-Russia: cos’è successo?" in paragraphs

@@ -85,7 +85,7 @@ def test_other_sklearn_minor_version_is_refused_unless_allowed(tmp_path):
     m = json.loads(mpath.read_text())
     m["versions"]["scikit-learn"] = "0.1.0"
     mpath.write_text(json.dumps(m))
-    with pytest.raises(RegistryError, match="scikit-learn 0.1.0.*--allow-version-mismatch"):
+    with pytest.raises(RegistryError, match=r"scikit-learn 0\.1\.0.*--allow-version-mismatch"):
         Registry(tmp_path).load("topics")
     model, _ = Registry(tmp_path).load("topics", allow_version_mismatch=True)
     assert model == {"payload": "model"}

@@ -46,7 +46,17 @@ def test_html_is_self_contained_and_complete(report_dir):
     p = _Collector()
     p.feed(html)
     assert {"summary", "topics", "actors"} <= set(p.ids)
-    for heading in ("Per label", "Precision, recall and F1 per label", "Precision-recall curves", "F1 against threshold", "Confusion matrices", "Calibration", "Label co-occurrence, true and predicted", "Error analysis", "Most confident false positives"):
+    for heading in (
+        "Per label",
+        "Precision, recall and F1 per label",
+        "Precision-recall curves",
+        "F1 against threshold",
+        "Confusion matrices",
+        "Calibration",
+        "Label co-occurrence, true and predicted",
+        "Error analysis",
+        "Most confident false positives",
+    ):
         assert heading in p.headings, heading
     assert len(p.imgs) == 12 and all(src.startswith("data:image/png;base64,") for src in p.imgs)
     assert p.links == [] and not re.search(r"https?://", html)
@@ -79,7 +89,14 @@ def test_metrics_json_contents(report_dir, small_sets):
 
 def test_report_renders_when_a_label_has_no_positives(trained_registry, tmp_path):
     rows = [
-        {"id": "1", "lang": "it", "title": "Lavrov e Blinken al telefono", "text": "Colloquio tra Mosca e Washington.", "topics": ["diplomacy"], "actors": ["russia", "usa"]},
+        {
+            "id": "1",
+            "lang": "it",
+            "title": "Lavrov e Blinken al telefono",
+            "text": "Colloquio tra Mosca e Washington.",
+            "topics": ["diplomacy"],
+            "actors": ["russia", "usa"],
+        },
         {"id": "2", "lang": "it", "title": "Nuovi missili su Kharkiv", "text": "Attacco russo nella notte.", "topics": [], "actors": ["russia", "ukraine"]},
     ]
     data = write_jsonl(tmp_path / "tiny.jsonl", rows)
@@ -99,7 +116,6 @@ def test_evaluate_rejects_bad_data_with_location(trained_registry, tmp_path):
 
 
 def test_training_run_writes_its_test_report_and_model_cards(trained_registry):
-    from newstag.data import load_labelled
     from newstag.registry import Registry
 
     reg = Registry(trained_registry)
@@ -119,8 +135,22 @@ def test_training_run_writes_its_test_report_and_model_cards(trained_registry):
 def _fake_run(base: Path, name: str, task: str, cv: float, test: float, model: str) -> Path:
     run = base / name
     run.mkdir(parents=True)
-    (run / "config.yaml").write_text(f"model:\n  _target_: newstag.learn.models.one_vs_rest\n  estimator:\n    _target_: sklearn.linear_model.{model}\n    C: 1.0\nfeatures:\n  _target_: newstag.learn.features.tfidf\n  analyzer: word\n  ngram_range: [1, 2]\n")
-    (run / "metrics.json").write_text(json.dumps({"tasks": {task: {"cv": {"micro_f1": cv, "macro_f1": cv - 0.1}, "test": {"summary": {"micro_f1": test, "macro_f1": test - 0.1}}, "training_seconds": 1.0}}}))
+    (run / "config.yaml").write_text(
+        f"model:\n  _target_: newstag.learn.models.one_vs_rest\n  estimator:\n    _target_: sklearn.linear_model.{model}\n    C: 1.0\nfeatures:\n  _target_: newstag.learn.features.tfidf\n  analyzer: word\n  ngram_range: [1, 2]\n"
+    )
+    (run / "metrics.json").write_text(
+        json.dumps(
+            {
+                "tasks": {
+                    task: {
+                        "cv": {"micro_f1": cv, "macro_f1": cv - 0.1},
+                        "test": {"summary": {"micro_f1": test, "macro_f1": test - 0.1}},
+                        "training_seconds": 1.0,
+                    }
+                }
+            }
+        )
+    )
     return run
 
 
@@ -153,7 +183,10 @@ def test_hydra_evaluate_entry_point(trained_registry, small_sets, tmp_path):
     out = tmp_path / "eval"
     proc = subprocess.run(
         [str(BIN / "newstag-evaluate"), f"paths.registry={trained_registry}", f"dataset={small_sets[1]}", "models=[topics@v1]", f"hydra.run.dir={out}"],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     m = json.loads((out / "metrics.json").read_text())

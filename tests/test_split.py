@@ -33,7 +33,7 @@ def test_split_keeps_near_duplicates_together_and_stratifies():
     records.append(rec("dup", records[0].text + " aggiornato", records[0].topics, records[0].actors))
     train, test = stratified_split(records, test_size=0.25, seed=1)
     assert len(train) + len(test) == len(records)
-    train_ids, test_ids = {r.id for r in train}, {r.id for r in test}
+    train_ids, _test_ids = {r.id for r in train}, {r.id for r in test}
     assert ("0" in train_ids) == ("dup" in train_ids)
     assert near_duplicates(test, train) == []
     share = Counter("diplomacy" in r.topics for r in test)[True] / len(test)

@@ -35,4 +35,4 @@ def test_tune_thresholds_per_column():
     P = np.array([[0.8, 0.1], [0.7, 0.2], [0.1, 0.3], [0.2, 0.35], [0.75, 0.1], [0.1, 0.05]])
     t = tune_thresholds(Y, P, floor=0.0, ceiling=1.0, min_positives=2)
     assert 0.2 < t[0] <= 0.7 and 0.2 < t[1] <= 0.3
-    assert ((P >= t).astype(int) == Y).all()
+    assert ((t <= P).astype(int) == Y).all()

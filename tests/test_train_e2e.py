@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 
-import pytest
-
 from conftest import BIN, ROOT
 
 
@@ -36,7 +34,7 @@ def test_training_registers_both_tasks_and_writes_run_outputs(tmp_path, trained_
 def test_custom_csv_data_single_task_and_cv(tmp_path, small_sets):
     from newstag.data import load_labelled, to_frame
 
-    train, test = small_sets
+    train, _test = small_sets
     # a user's CSV with its own column names, given relative to the working directory
     (tmp_path / "mine").mkdir()
     frame = to_frame(load_labelled(train), label_sep=";").rename(columns={"text": "body"})

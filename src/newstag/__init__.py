@@ -19,7 +19,7 @@ from newstag import compat
 compat.install()  # models saved before the 0.1 layout name the old module paths
 
 __version__ = "0.1.0"
-__all__ = ["load", "label", "load_records", "Record", "__version__"]
+__all__ = ["Record", "__version__", "label", "load", "load_records"]
 
 if TYPE_CHECKING:
     from newstag.data import Record, load_records

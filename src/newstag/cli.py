@@ -9,13 +9,13 @@ start fast.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 EXIT_OK, EXIT_FAILED_RECORDS, EXIT_USAGE = 0, 1, 2
 
@@ -55,8 +55,8 @@ def _columns(pairs: Sequence[str] | None) -> dict[str, str]:
 
 
 def _load_labellers(args: argparse.Namespace):
-    from newstag.serve.predict import default_models, load
     from newstag.registry import RegistryError
+    from newstag.serve.predict import default_models, load
 
     refs = args.model or default_models(args.registry)
     labellers = []
@@ -105,13 +105,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
     tasks = [lab.task for lab in labellers]
 
     out_path = Path(args.output) if args.output else None
+    out: TextIO
     if out_path is not None:
         import tempfile
 
         out_path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.name}.", dir=out_path.parent)
         os.chmod(tmp_name, 0o644)  # mkstemp makes 0600; the output is an ordinary file
-        out = io.open(fd, "w", encoding="utf-8", newline="")
+        out = open(fd, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed in the finally below, after the atomic rename
     else:
         out = sys.stdout
     writer = make_writer(args.format, out, tasks)
@@ -176,7 +177,7 @@ def cmd_models_list(args: argparse.Namespace) -> int:
             s = m.get("metrics", {}).get("test", {}).get("summary", {})
             tags = sorted([a for a, v in aliases.items() if v == ref.version] + (["latest"] if ref.version == latest else []))
             fmt = lambda v: f"{v:.3f}" if isinstance(v, (int, float)) else "-"  # noqa: E731
-            print(f"{str(ref):<16} {m.get('created_at', ''):<26} {fmt(s.get('micro_f1')):>8} {fmt(s.get('macro_f1')):>8}  {', '.join(tags)}")
+            print(f"{ref!s:<16} {m.get('created_at', ''):<26} {fmt(s.get('micro_f1')):>8} {fmt(s.get('macro_f1')):>8}  {', '.join(tags)}")
     return EXIT_OK
 
 
@@ -220,7 +221,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     *refs, data = args.items
     out = Path(args.out) if args.out else _default_out("evaluate")
     try:
-        html = evaluate_dataset(refs, data, out, registry=args.registry, columns=_columns(args.column), schema=args.schema, allow_version_mismatch=args.allow_version_mismatch)
+        html = evaluate_dataset(
+            refs, data, out, registry=args.registry, columns=_columns(args.column), schema=args.schema, allow_version_mismatch=args.allow_version_mismatch
+        )
     except (DataError, FileNotFoundError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
     print(f"report: {html}\nmarkdown: {html.with_name('report.md')}\nmetrics: {html.with_name('metrics.json')}")
@@ -251,12 +254,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_data(args: argparse.Namespace) -> int:
-    from newstag.data.datasheet import main as data_main
-
-    return data_main(args.args, prog="newstag data")
-
-
 # ------------------------------------------------------------------- parser
 
 MAIN_EPILOG = """\
@@ -271,14 +268,22 @@ see docs/architecture.md for the layers and the path of an article through them
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="newstag", description="Label news articles by topic and actor; manage the models.", epilog=MAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="newstag",
+        description="Label news articles by topic and actor; manage the models.",
+        epilog=MAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--registry", default=None, help="model registry folder (default: experiments/registry, or $NEWSTAG_REGISTRY)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("predict", help="label articles", epilog=PREDICT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", help="files, folders, or - for standard input")
-    p.add_argument("-m", "--model", action="append", help="model reference (topics, topics@v3, topics@production, a folder); repeatable. Default: each task at production, else latest")
+    p.add_argument(
+        "-m",
+        "--model",
+        action="append",
+        help="model reference (topics, topics@v3, topics@production, a folder); repeatable. Default: each task at production, else latest",
+    )
     p.add_argument("-f", "--format", choices=("jsonl", "json", "csv", "table"), default="jsonl")
     p.add_argument("-o", "--output", help="write here (atomically) instead of standard output")
     p.add_argument("--all-scores", action="store_true", help="add every label's probability")
@@ -287,7 +292,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--column", action="append", metavar="FIELD=NAME", help="input column names, e.g. text=body title=headline id=url")
     p.add_argument("--batch-size", type=int, default=1000)
     p.add_argument("--allow-version-mismatch", action="store_true", help="load models saved by another scikit-learn minor version")
-    p.add_argument("--engine", choices=("auto", "sklearn"), default="auto", help="auto: the compact form when the model has one (fast start, no pickle); sklearn: the pickled pipeline")
+    p.add_argument(
+        "--engine",
+        choices=("auto", "sklearn"),
+        default="auto",
+        help="auto: the compact form when the model has one (fast start, no pickle); sklearn: the pickled pipeline",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     p.set_defaults(func=cmd_predict)
 
@@ -324,14 +334,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-registry", action="store_true", help="leave registered versions out")
     r.set_defaults(func=cmd_compare)
 
-    # parsed by newstag.data.datasheet, imported only when the command runs
-    d = sub.add_parser("data", help="corpus tools: validate files, corpus stats and datasheet, the train/test split", add_help=False)
-    d.add_argument("args", nargs=argparse.REMAINDER, help="validate|stats|split ... (newstag data --help)")
-    d.set_defaults(func=cmd_data)
+    # listed for --help; main() hands `newstag data ...` to newstag.data.datasheet, imported only then
+    sub.add_parser("data", help="corpus tools: validate files, corpus stats and datasheet, the train/test split", add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["data"]:  # its own parser (and --help), see newstag.data.datasheet
+        from newstag.data.datasheet import main as data_main
+
+        return data_main(argv[1:], prog="newstag data")
     parser = build_parser()
     args = parser.parse_args(argv)
     from newstag.registry import RegistryError

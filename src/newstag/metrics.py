@@ -67,8 +67,8 @@ def summary(Y: np.ndarray, pred: np.ndarray) -> dict[str, float | None]:
         "macro_f1": float(np.mean([f for f, _ in defined])) if defined else None,
         "weighted_f1": float(sum(f * s for f, s in defined) / support.sum()) if support.sum() else None,
         "samples_f1": float(np.mean(sample_f1)) if len(sample_f1) else None,
-        "subset_accuracy": float(np.mean((Y == pred).all(1))) if len(Y) else None,
-        "hamming_loss": float(np.mean(Y != pred)) if Y.size else None,
+        "subset_accuracy": float(np.mean((pred == Y).all(1))) if len(Y) else None,
+        "hamming_loss": float(np.mean(pred != Y)) if Y.size else None,
     }
 
 

@@ -13,7 +13,7 @@ commands from anywhere). The root is, in order:
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 _MARKER = Path("conf") / "train.yaml"
@@ -26,7 +26,7 @@ def _search_up(start: Path) -> Path | None:
     return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def project_root() -> Path:
     """Return the project root (see module docstring); raise if there is none."""
     env = os.environ.get("NEWSTAG_HOME")
@@ -34,10 +34,7 @@ def project_root() -> Path:
         return Path(env).expanduser().resolve()
     found = _search_up(Path(__file__).resolve().parent) or _search_up(Path.cwd().resolve())
     if found is None:
-        raise FileNotFoundError(
-            "cannot find the newstag project root (a folder with conf/train.yaml); "
-            "set NEWSTAG_HOME to the checkout, or run from inside it"
-        )
+        raise FileNotFoundError("cannot find the newstag project root (a folder with conf/train.yaml); set NEWSTAG_HOME to the checkout, or run from inside it")
     return found
 
 
@@ -72,4 +69,4 @@ def hydra_config_path(prog: str, argv: list[str]) -> str | None:
     except FileNotFoundError:
         if any(a.startswith(("--config-dir", "-cd")) for a in argv):
             return None
-        raise SystemExit(f"{prog}: cannot find conf/ (set NEWSTAG_HOME to the project checkout or pass --config-dir)")
+        raise SystemExit(f"{prog}: cannot find conf/ (set NEWSTAG_HOME to the project checkout or pass --config-dir)") from None

@@ -40,7 +40,7 @@ def _pct(n: int, total: int) -> str:
 def stats(splits: dict[str, list[Record]], schema: LabelSchema) -> dict[str, str]:
     """Markdown tables describing the corpus, keyed by section name."""
     allr = [r for rs in splits.values() for r in rs]
-    names = list(splits) + ["all"]
+    names = [*list(splits), "all"]
     groups = {**splits, "all": allr}
     tables: dict[str, str] = {}
 
@@ -54,7 +54,7 @@ def stats(splits: dict[str, list[Record]], schema: LabelSchema) -> dict[str, str
         ("full article (250+ words)", lambda rs: sum(shape(r) == "full" for r in rs)),
         ("no topic", lambda rs: sum(not r.labels("topics") for r in rs)),
     ):
-        rows.append([key] + [_pct(fn(groups[n]), len(groups[n])) if key != "articles" else len(groups[n]) for n in names])
+        rows.append([key, *(_pct(fn(groups[n]), len(groups[n])) if key != "articles" else len(groups[n]) for n in names)])
     tables["overview"] = _table(["", *names], rows)
 
     tables["topics"] = _table(
@@ -70,9 +70,7 @@ def stats(splits: dict[str, list[Record]], schema: LabelSchema) -> dict[str, str
         [[a] + [sum(a in r.labels("actors") for r in groups[n]) for n in names] for a in schema.ids("actors")],
     )
     per = Counter(min(len(r.labels("actors")), 5) for r in allr)
-    tables["actors_per_article"] = _table(
-        ["actors per article", "articles"], [["5+" if k == 5 else k, per[k]] for k in sorted(per)]
-    )
+    tables["actors_per_article"] = _table(["actors per article", "articles"], [["5+" if k == 5 else k, per[k]] for k in sorted(per)])
     rows = []
     for lang in sorted({r.lang for r in allr}):
         words = sorted(len(f"{r.title} {r.subtitle} {r.text}".split()) for r in allr if r.lang == lang)

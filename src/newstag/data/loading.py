@@ -56,7 +56,9 @@ def iter_jsonl_stream(fh: Iterable[bytes], path: str | Path, start: int = 1) -> 
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
-            yield _Row(str(path), n, {}, (Problem(str(path), n, None, f"malformed JSON: {exc.msg} at column {exc.colno}", "each line must be one JSON object"),))
+            yield _Row(
+                str(path), n, {}, (Problem(str(path), n, None, f"malformed JSON: {exc.msg} at column {exc.colno}", "each line must be one JSON object"),)
+            )
             continue
         if not isinstance(value, dict):
             yield _Row(str(path), n, {}, (Problem(str(path), n, None, f"expected a JSON object, got {type(value).__name__}"),))
@@ -254,6 +256,7 @@ class Validator:
         if items is None:
             problem(col, f"expected a list of label ids, got {type(raw).__name__} {raw!r:.40}")
             return None
+        assert self.schema is not None  # labels are read only with a schema (see check)
         known = set(self.schema.ids(kind))
         for item in items:
             if item not in known:

@@ -37,9 +37,7 @@ def jaccard(a: frozenset, b: frozenset) -> float:
     return inter / (len(a) + len(b) - inter)
 
 
-def near_duplicates(
-    left: Sequence[Record], right: Sequence[Record] | None = None, *, n: int = 5, threshold: float = 0.5
-) -> list[tuple[int, int, float]]:
+def near_duplicates(left: Sequence[Record], right: Sequence[Record] | None = None, *, n: int = 5, threshold: float = 0.5) -> list[tuple[int, int, float]]:
     """Pairs ``(i, j, similarity)`` with shingle Jaccard >= ``threshold``.
 
     With ``right`` given, ``i`` indexes ``left`` and ``j`` indexes ``right``;
@@ -98,9 +96,7 @@ def _groups(records: Sequence[Record], threshold: float) -> list[int]:
     return [find(i) for i in range(len(records))]
 
 
-def stratified_split(
-    records: Sequence[Record], *, test_size: float = 0.22, seed: int = 13, dup_threshold: float = 0.5
-) -> tuple[list[Record], list[Record]]:
+def stratified_split(records: Sequence[Record], *, test_size: float = 0.22, seed: int = 13, dup_threshold: float = 0.5) -> tuple[list[Record], list[Record]]:
     """Split into (train, test) by iterative multi-label stratification.
 
     Groups of near-duplicates are split as one unit: each group follows its

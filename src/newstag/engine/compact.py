@@ -104,7 +104,7 @@ class _Lookup:
 
     def __init__(self, keys: np.ndarray, values: np.ndarray):
         keys = np.asarray(keys, dtype=np.uint64)
-        bits = max(4, int(math.ceil(math.log2(max(len(keys), 1) * 4))))
+        bits = max(4, math.ceil(math.log2(max(len(keys), 1) * 4)))
         self.shift = np.uint64(64 - bits)
         self.mask = (1 << bits) - 1
         self.keys = np.zeros(1 << bits, dtype=np.uint64)
@@ -513,7 +513,7 @@ class CompactModel:
 def to_bytes(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:
     """The ``.npz`` form: arrays plus JSON metadata, nothing pickled."""
     buf = io.BytesIO()
-    np.savez(buf, meta=np.array(json.dumps(meta)), **arrays)
+    np.savez(buf, meta=np.array(json.dumps(meta)), **arrays)  # type: ignore[arg-type]  # numpy stubs type **kwds as the allow_pickle flag
     return buf.getvalue()
 
 

@@ -1,7 +1,7 @@
 """``newstag-evaluate``: the Hydra entry point over :func:`newstag.reports.evaluate_dataset`.
 
-    newstag-evaluate                                   # production/latest models on the test split
-    newstag-evaluate 'models=[topics@v2]' dataset=path/to/labelled.csv 'columns={text: body}'
+newstag-evaluate                                   # production/latest models on the test split
+newstag-evaluate 'models=[topics@v2]' dataset=path/to/labelled.csv 'columns={text: body}'
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from newstag.core import paths
 
@@ -26,7 +26,7 @@ def evaluate(cfg: DictConfig) -> Path:
     refs = list(cfg.models) if cfg.models else [registry.default_ref(t) for t in ("topics", "actors")]
     data = paths.resolve(cfg.dataset, Path.cwd())
     out = Path(HydraConfig.get().runtime.output_dir)
-    columns = OmegaConf.to_container(cfg.columns) if cfg.get("columns") else None
+    columns = {str(k): str(v) for k, v in cfg.columns.items()} if cfg.get("columns") else None
     html = evaluate_dataset(refs, data, out, registry=registry.root, columns=columns, schema=cfg.schema)
     log.info("report: %s", html)
     return html

@@ -56,7 +56,7 @@ def summarize(sweep_dir: str | Path, metric: str = "cv.micro_f1") -> list[dict[s
     if not rows:
         log.warning("no metrics.json under %s: nothing to summarise", sweep_dir)
         return rows
-    columns = ["rank", "run", metric, "overrides"] + sorted({k for r in rows for k in r} - {"rank", "run", metric, "overrides"})
+    columns = ["rank", "run", metric, "overrides", *sorted({k for r in rows for k in r} - {"rank", "run", metric, "overrides"})]
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns)
     writer.writeheader()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -44,6 +43,8 @@ def load_data(cfg: DictConfig):
     opts = {"schema": schema, "columns": columns, "fmt": cfg.data.get("format")}
     train_path = _data_path(cfg.data.train)
     test_path = _data_path(cfg.data.get("test"))
+    if train_path is None:
+        raise ValueError("data.train is required: the labelled file(s) to train on")
     train = load_labelled(train_path, **opts)
     test = load_labelled(test_path, **opts) if test_path else []
     log.info("data: %d train records from %s, %d test records from %s", len(train), train_path, len(test), test_path)
@@ -107,16 +108,21 @@ def cross_validate(cfg: DictConfig, model, records: Sequence[Any], Y: np.ndarray
         result = evaluate_model(m, [records[i] for i in te], Y[te])
         scores.append(result["summary"])
         per_label.append(result["per_label"])
-        log.info("  cv fold %d/%d: micro-F1 %.3f macro-F1 %.3f (%.1fs)", k, len(folds), result["summary"]["micro_f1"] or 0, result["summary"]["macro_f1"] or 0, time.perf_counter() - t0)
+        log.info(
+            "  cv fold %d/%d: micro-F1 %.3f macro-F1 %.3f (%.1fs)",
+            k,
+            len(folds),
+            result["summary"]["micro_f1"] or 0,
+            result["summary"]["macro_f1"] or 0,
+            time.perf_counter() - t0,
+        )
     out: dict[str, Any] = {"folds": len(folds)}
     for key in scores[0]:
-        values = [s[key] for s in scores if s[key] is not None]
+        values = [float(v) for s in scores if (v := s[key]) is not None]
         if values:
             out[key] = float(np.mean(values))
             out[f"{key}_std"] = float(np.std(values))
-    out["per_label_f1"] = {
-        label: float(np.mean([p[label]["f1"] for p in per_label if p[label]["f1"] is not None] or [np.nan])) for label in per_label[0]
-    }
+    out["per_label_f1"] = {label: float(np.mean([p[label]["f1"] for p in per_label if p[label]["f1"] is not None] or [np.nan])) for label in per_label[0]}
     return out
 
 
@@ -150,7 +156,15 @@ def train_task(cfg: DictConfig, task: str, schema, train_records, test_records) 
         t0 = time.perf_counter()
         log.info("[%s] %d-fold cross-validation on train", task, cfg.cv.folds)
         result["cv"] = cross_validate(cfg, model, train_records, Y)
-        log.info("[%s] cv micro-F1 %.3f ± %.3f, macro-F1 %.3f ± %.3f (%.1fs)", task, result["cv"]["micro_f1"], result["cv"]["micro_f1_std"], result["cv"]["macro_f1"], result["cv"]["macro_f1_std"], time.perf_counter() - t0)
+        log.info(
+            "[%s] cv micro-F1 %.3f ± %.3f, macro-F1 %.3f ± %.3f (%.1fs)",
+            task,
+            result["cv"]["micro_f1"],
+            result["cv"]["micro_f1_std"],
+            result["cv"]["macro_f1"],
+            result["cv"]["macro_f1_std"],
+            time.perf_counter() - t0,
+        )
     t0 = time.perf_counter()
     log.info("[%s] fitting on %d articles, %d labels", task, len(train_records), len(labels))
     model.fit(train_records, Y, progress=lambda msg: log.info("[%s]   %s", task, msg))
@@ -164,8 +178,8 @@ def train_task(cfg: DictConfig, task: str, schema, train_records, test_records) 
     }
     analysis = None
     if test_records:
-        from newstag.serve.predict import Labeller
         from newstag.reports.analysis import analyse
+        from newstag.serve.predict import Labeller
 
         analysis = analyse(Labeller(model, {"task": task, "label_kind": kind}, f"{task} (this run)"), list(test_records), kind)
         result["test"] = {**analysis.metrics, "errors": analysis.errors}
@@ -209,8 +223,8 @@ def rank_value(metrics: dict[str, Any], key: str) -> float | None:
 
 def train(cfg: DictConfig) -> float | None:
     """Train, evaluate and register every task of ``cfg``; return the rank metric."""
-    from newstag.data import fingerprint
     from newstag.core.files import atomic_write_text
+    from newstag.data import fingerprint
     from newstag.registry import Registry
 
     started = time.perf_counter()

@@ -56,7 +56,13 @@ def _compile_tfidf(name: str, step: Any, k: int, arrays: dict[str, np.ndarray], 
         "stop_words": sorted(vec.get_stop_words() or []),
         "sublinear_tf": bool(vec.sublinear_tf),
         "dtype": np.dtype(vec.dtype).name,
-        "prep": {"field": prep.field, "title_weight": prep.title_weight, "unicode_form": prep.unicode_form, "lowercase": prep.lowercase, "strip_accents": prep.strip_accents},
+        "prep": {
+            "field": prep.field,
+            "title_weight": prep.title_weight,
+            "unicode_form": prep.unicode_form,
+            "lowercase": prep.lowercase,
+            "strip_accents": prep.strip_accents,
+        },
     }
 
 

@@ -21,8 +21,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from newstag.text.aliases import AliasMatcher
 from newstag.schema.labels import load_schema
+from newstag.text.aliases import AliasMatcher
 from newstag.text.preparation import normalize, prepare
 
 # ------------------------------------------------------------------ text fields
@@ -229,4 +229,3 @@ def union(parts: Mapping[str, Any], weights: Mapping[str, float] | None = None) 
     if not parts:
         raise ValueError("a feature union needs at least one part")
     return FeatureUnion(list(parts.items()), transformer_weights=dict(weights) if weights else None)
-

@@ -313,7 +313,7 @@ class MultiLabelModel(BaseEstimator, ClassifierMixin):
         own_oof = getattr(classifier, "oof_proba_", None)
         if tune and own_oof is not None:
             # the classifier already made out-of-fold predictions (PlattOneVsRest): reuse them
-            self.oof_proba_ = np.asarray(own_oof, dtype=float)
+            self.oof_proba_: np.ndarray | None = np.asarray(own_oof, dtype=float)
         elif tune:
             self.oof_proba_ = self.oof_proba(Xf, Y, progress)
         else:

@@ -21,9 +21,7 @@ def f1_at(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> float:
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
 
-def best_threshold(
-    y_true: np.ndarray, scores: np.ndarray, *, floor: float = 0.1, ceiling: float = 0.9, min_positives: int = 3, default: float = 0.5
-) -> float:
+def best_threshold(y_true: np.ndarray, scores: np.ndarray, *, floor: float = 0.1, ceiling: float = 0.9, min_positives: int = 3, default: float = 0.5) -> float:
     """The F1-maximising threshold of one label.
 
     Candidates are the midpoints between consecutive distinct scores (so a

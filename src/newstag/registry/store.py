@@ -126,9 +126,7 @@ class Registry:
 
     # ----------------------------------------------------------------- writing
 
-    def register(
-        self, task: str, model: Any, manifest: dict[str, Any], extra_files: Callable[[dict[str, Any]], dict[str, str]] | None = None
-    ) -> ModelRef:
+    def register(self, task: str, model: Any, manifest: dict[str, Any], extra_files: Callable[[dict[str, Any]], dict[str, str]] | None = None) -> ModelRef:
         """Save ``model`` as the next version of ``task``; return its reference.
 
         ``extra_files(manifest)`` may return more text files for the version
@@ -210,8 +208,7 @@ class Registry:
         if not found:
             known = ", ".join(self.tasks()) or "none"
             raise RegistryError(
-                f"no trained model for task {task!r} in {self.root} (tasks there: {known}); "
-                f"train one with `newstag-train task={task}` or pass a model folder"
+                f"no trained model for task {task!r} in {self.root} (tasks there: {known}); train one with `newstag-train task={task}` or pass a model folder"
             )
         if tag == "latest":
             return found[-1]
@@ -222,7 +219,9 @@ class Registry:
             raise RegistryError(f"{task} has no version {tag} (versions: {', '.join(r.version for r in found)})")
         aliases = self.aliases(task)
         if tag not in aliases:
-            raise RegistryError(f"{task} has no alias {tag!r} (aliases: {', '.join(sorted(aliases)) or 'none'}; set one with `newstag models promote {task}@vN {tag}`)")
+            raise RegistryError(
+                f"{task} has no alias {tag!r} (aliases: {', '.join(sorted(aliases)) or 'none'}; set one with `newstag models promote {task}@vN {tag}`)"
+            )
         return self.resolve(f"{task}@{aliases[tag]}")
 
     def default_ref(self, task: str) -> str:

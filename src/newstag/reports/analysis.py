@@ -28,7 +28,7 @@ class TaskAnalysis:
 
     @property
     def pred(self) -> np.ndarray:
-        return (self.P >= self.thresholds).astype(int)
+        return (self.thresholds <= self.P).astype(int)
 
 
 def pr_curve(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -74,7 +74,7 @@ def error_examples(records: list[Any], analysis: TaskAnalysis, labeller: Any, k:
     """The most confident false positives and the most confidently missed
     true labels, with a snippet and the features that drove the score."""
     fps, fns = [], []
-    for j, label in enumerate(analysis.labels):
+    for j in range(len(analysis.labels)):
         for i in np.flatnonzero((analysis.pred[:, j] == 1) & (analysis.Y[:, j] == 0)):
             fps.append((analysis.P[i, j] - analysis.thresholds[j], i, j))
         for i in np.flatnonzero((analysis.pred[:, j] == 0) & (analysis.Y[:, j] == 1)):
@@ -82,7 +82,7 @@ def error_examples(records: list[Any], analysis: TaskAnalysis, labeller: Any, k:
     out: dict[str, list[dict[str, Any]]] = {}
     for kind, items in (("false_positives", fps), ("false_negatives", fns)):
         rows = []
-        for margin, i, j in sorted(items, reverse=True)[:k]:
+        for _margin, i, j in sorted(items, reverse=True)[:k]:
             r, label = records[i], analysis.labels[j]
             text = " ".join(x for x in (r.title, r.subtitle, r.text) if x)
             drivers = []
@@ -113,7 +113,7 @@ def analyse(labeller: Any, records: list[Any], kind: str | None = None, with_err
     Y = binarize(records, kind, labels)
     P = labeller.probabilities(records)
     thresholds = labeller.thresholds
-    metrics = evaluate(Y, (P >= thresholds).astype(int), P, labels)
+    metrics = evaluate(Y, (thresholds <= P).astype(int), P, labels)
     metrics["calibration"] = calibration(Y, P)
     metrics["thresholds"] = dict(zip(labels, map(float, thresholds)))
     a = TaskAnalysis(labeller.task, labeller.ref, labels, thresholds, Y, P, metrics)

@@ -72,19 +72,26 @@ def render_card(manifest: dict[str, Any]) -> str:
             "|---|---|---|---|---|---|",
         ]
         for label, row in test["per_label"].items():
-            lines.append(f"| {label} | {_f(row['precision'])} | {_f(row['recall'])} | {_f(row['f1'])} | {row['support']} | {manifest['thresholds'][label]:.2f} |")
+            lines.append(
+                f"| {label} | {_f(row['precision'])} | {_f(row['recall'])} | {_f(row['f1'])} | {row['support']} | {manifest['thresholds'][label]:.2f} |"
+            )
     else:
         lines.append("No test split was evaluated for this version.")
     cv = m.get("cv")
     if cv:
-        lines += ["", f"Cross-validation on train ({cv['folds']} folds): micro-F1 {_f(cv.get('micro_f1'))} ± {_f(cv.get('micro_f1_std'))}, macro-F1 {_f(cv.get('macro_f1'))} ± {_f(cv.get('macro_f1_std'))}."]
+        lines += [
+            "",
+            f"Cross-validation on train ({cv['folds']} folds): micro-F1 {_f(cv.get('micro_f1'))} ± {_f(cv.get('micro_f1_std'))}, macro-F1 {_f(cv.get('macro_f1'))} ± {_f(cv.get('macro_f1_std'))}.",
+        ]
     lines += ["", "## Known limitations and failure modes", ""]
     if test:
         per = {k: v for k, v in test["per_label"].items() if v["f1"] is not None}
         weakest = sorted(per, key=lambda k: per[k]["f1"])[:3]
         for label in weakest:
             row = per[label]
-            lines.append(f"- `{label}`: F1 {_f(row['f1'])} (precision {_f(row['precision'])}, recall {_f(row['recall'])}, {row['support']} test positives) — {'mostly missed' if (row['recall'] or 0) < (row['precision'] or 0) else 'mostly over-predicted'}.")
+            lines.append(
+                f"- `{label}`: F1 {_f(row['f1'])} (precision {_f(row['precision'])}, recall {_f(row['recall'])}, {row['support']} test positives) — {'mostly missed' if (row['recall'] or 0) < (row['precision'] or 0) else 'mostly over-predicted'}."
+            )
         undefined = [k for k, v in test["per_label"].items() if v["f1"] is None or v["support"] == 0]
         if undefined:
             lines.append(f"- No test positives, so no measured quality, for: {', '.join(undefined)}.")

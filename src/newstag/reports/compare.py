@@ -158,7 +158,7 @@ def to_html(rows: Sequence[dict[str, Any]], metric: str) -> str:
         cls = ' class="best"' if r.get("rank") == 1 else ""
         body.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(_fmt(r.get(c)))}</td>" for c in COLUMNS) + "</tr>")
     return (
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>newstag leaderboard</title>"
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>newstag leaderboard</title>'
         "<style>body{font-family:system-ui,sans-serif;margin:2rem}table{border-collapse:collapse;font-size:.85rem}"
         "th,td{border:1px solid #ddd;padding:.25rem .5rem}th{background:#f4f4f4;cursor:pointer}tr.best{background:#e6f4ea}</style>"
         f"</head><body><h1>newstag leaderboard</h1><p>Ranked by <code>{html.escape(metric)}</code> within each task; click a header to sort.</p>"

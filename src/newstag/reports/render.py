@@ -31,7 +31,10 @@ def _cell(value: Any, weak: bool = False) -> Markup:
 
 def _task_view(a: TaskAnalysis, figures: dict[str, bytes], folder: str) -> dict[str, Any]:
     per = a.metrics["per_label"]
-    rows = [{"label": label, **per[label], "threshold": float(a.thresholds[j]), "weak": per[label]["f1"] is not None and per[label]["f1"] < WEAK_F1} for j, label in enumerate(a.labels)]
+    rows = [
+        {"label": label, **per[label], "threshold": float(a.thresholds[j]), "weak": per[label]["f1"] is not None and per[label]["f1"] < WEAK_F1}
+        for j, label in enumerate(a.labels)
+    ]
     defined = sorted((r for r in rows if r["f1"] is not None and r["support"] > 0), key=lambda r: r["f1"])
     weakest = ", ".join(f"{r['label']} ({r['f1']:.2f})" for r in defined[:3]) or "–"
     return {
@@ -43,8 +46,7 @@ def _task_view(a: TaskAnalysis, figures: dict[str, bytes], folder: str) -> dict[
         "weakest": weakest,
         "errors": a.errors or {"false_positives": [], "false_negatives": []},
         "figures": [
-            {"title": FIGURES[key][0], "b64": base64.b64encode(png).decode("ascii"), "file": f"{folder}/{a.task}-{key}.png"}
-            for key, png in figures.items()
+            {"title": FIGURES[key][0], "b64": base64.b64encode(png).decode("ascii"), "file": f"{folder}/{a.task}-{key}.png"} for key, png in figures.items()
         ],
     }
 

@@ -8,9 +8,9 @@ code base spells a label.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +60,7 @@ class LabelSchema:
         lowered = unknown.strip().lower().replace("-", "_").replace(" ", "_")
         if lowered in self._index[self._check_kind(kind)]:
             return lowered
-        by_name = {
-            name.lower(): lab.id for lab in self._labels(kind) for name in (lab.it, lab.en, *lab.aliases)
-        }
+        by_name = {name.lower(): lab.id for lab in self._labels(kind) for name in (lab.it, lab.en, *lab.aliases)}
         if unknown.strip().lower() in by_name:
             return by_name[unknown.strip().lower()]
         containing = [i for i in self.ids(kind) if lowered in i]

@@ -76,7 +76,7 @@ def _cache(lab: Explainable) -> dict[str, Any]:
             "names": _feature_names(lab.model),
             "aliases": _alias_counter(lab.model, lab.manifest.get("label_kind", lab.task)),
         }
-        lab._explain_cache = cache
+        setattr(lab, "_explain_cache", cache)  # noqa: B010 - per-model cache, not part of the protocol
     return cache
 
 
@@ -94,7 +94,7 @@ def alias_hits(counter: Any, article: Any) -> list[dict[str, Any]]:
     return hits
 
 
-def explain(lab: Explainable, article: Any, n: int = 5, labels: list[str] | None = None) -> dict[str, Any]:
+def explain(lab: Explainable, article: Any, n: int = 5, labels: Sequence[str] | None = None) -> dict[str, Any]:
     cache = _cache(lab)
     if labels is None:
         labels = [p["label"] for p in lab.predict([article])[0]]

@@ -54,14 +54,14 @@ class CsvWriter:
         header = ["id", "source"]
         for t in tasks:
             header += [t, f"{t}_probabilities"]
-        self.writer.writerow(header + ["models"])
+        self.writer.writerow([*header, "models"])
 
     def write(self, rec: dict[str, Any]) -> None:
         row = [rec["id"], rec["source"]]
         for t in self.tasks:
             preds = rec.get(t, [])
             row += [";".join(p["label"] for p in preds), ";".join(f"{p['probability']:.4f}" for p in preds)]
-        self.writer.writerow(row + [";".join(f"{k}={v}" for k, v in rec["models"].items())])
+        self.writer.writerow([*row, ";".join(f"{k}={v}" for k, v in rec["models"].items())])
 
     def close(self) -> None:
         pass
@@ -81,7 +81,7 @@ class TableWriter:
         self.out.write("\n" + "=" * self.width + "\n" + textwrap.shorten(str(rec["id"]), self.width) + "\n" + "-" * self.width + "\n")
         for t in self.tasks:
             self.out.write(f"{t:>8}: " + textwrap.fill(_labels(rec.get(t, [])), self.width - 10, subsequent_indent=" " * 10) + "\n")
-        for t, per_label in rec.get("explanations", {}).items():
+        for per_label in rec.get("explanations", {}).values():
             for label, ev in per_label.items():
                 feats = ", ".join(f"{f['feature']} (+{f['contribution']:.2f})" for f in ev.get("features", []))
                 line = f"{label}: {feats or 'no positive feature'}"

@@ -15,10 +15,10 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from newstag.engine.compact import CompactModel
 from newstag.data.loading import Validator, _Row, iter_jsonl_stream, iter_rows
-from newstag.data.records import Problem, Record
 from newstag.data.raw import parse_article
+from newstag.data.records import Problem, Record
+from newstag.engine.compact import CompactModel
 
 BATCH = 1000
 
@@ -64,11 +64,8 @@ class Labeller:
         t = self._thresholds(threshold)
         out = []
         for row in P:
-            hits = [
-                {"label": self.labels[j], "probability": round(float(row[j]), 4), "threshold": round(float(t[j]), 4)}
-                for j in np.flatnonzero(row >= t)
-            ]
-            out.append(sorted(hits, key=lambda h: -h["probability"]))
+            hits = [{"label": self.labels[j], "probability": round(float(row[j]), 4), "threshold": round(float(t[j]), 4)} for j in np.flatnonzero(row >= t)]
+            out.append(sorted(hits, key=lambda h: -h["probability"]))  # type: ignore[operator]  # always a float
         return out
 
     def explain(self, article: Any, n: int = 5, labels: Sequence[str] | None = None) -> dict[str, Any]:
@@ -175,9 +172,7 @@ def _chain(first: Iterable[bytes], rest: Iterable[bytes]) -> Iterator[bytes]:
     yield from rest
 
 
-def iter_inputs(
-    sources: Sequence[str], columns: dict[str, str] | None = None, stdin: BinaryIO | None = None
-) -> Iterator[Record | Problem | InputError]:
+def iter_inputs(sources: Sequence[str], columns: dict[str, str] | None = None, stdin: BinaryIO | None = None) -> Iterator[Record | Problem | InputError]:
     """Stream records from every source; bad records and unreadable sources
     come through as :class:`Problem` / :class:`InputError`, never silently dropped."""
     validator = Validator(None, columns, read_labels=False, unique_ids=False, require_id=False)
@@ -208,7 +203,7 @@ def predict_batch(
     records: Sequence[Record], labellers: Sequence[Labeller], *, threshold: float | None = None, all_scores: bool = False, explain: int = 0
 ) -> list[dict[str, Any]]:
     """Output records (the CLI's JSON objects) for one batch of input records."""
-    out = [{"id": r.id, "source": r.source} for r in records]
+    out: list[dict[str, Any]] = [{"id": r.id, "source": r.source} for r in records]
     prepared: dict = {}  # one text preparation for every labeller
     for lab in labellers:
         P = lab.probabilities(records, prepared)

@@ -11,7 +11,6 @@ with those attributes (:class:`newstag.data.Record`).
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -160,7 +159,7 @@ def normalize(
     features.
     """
     if unicode_form:
-        text = unicodedata.normalize(unicode_form, text)
+        text = unicodedata.normalize(unicode_form, text)  # type: ignore[arg-type]  # validated by the caller's config
     # folding also unifies apostrophes: one pass over the text instead of two
     text = fold_accents(text) if strip_accents else text.translate(_APOSTROPHES)
     if lowercase:
@@ -191,7 +190,6 @@ def prepare(
     Shared by the ``TextField`` transformer and the compact predictor, so the
     two always prepare text the same way.
     """
-    opts = {"unicode_form": unicode_form, "lowercase": lowercase, "strip_accents": strip_accents}
     if field == "all":
-        return [normalize(compose(a, title_weight), **opts) for a in articles]
-    return [normalize(getattr(fields(a), field), **opts) for a in articles]
+        return [normalize(compose(a, title_weight), unicode_form=unicode_form, lowercase=lowercase, strip_accents=strip_accents) for a in articles]
+    return [normalize(getattr(fields(a), field), unicode_form=unicode_form, lowercase=lowercase, strip_accents=strip_accents) for a in articles]
