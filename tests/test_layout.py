@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from conftest import BIN, ROOT, run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures"
