@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from newstag.data import shape
-from newstag.data.split import near_duplicates
+from newstag.data.split import near_copies, near_duplicates
 from newstag.schema.labels import load_schema
 
 
@@ -73,3 +73,4 @@ def test_split_is_stratified(corpus_train, corpus_test):
 
 def test_no_near_duplicate_across_the_split(corpus_train, corpus_test):
     assert near_duplicates(corpus_test, corpus_train, n=5, threshold=0.5) == []
+    assert near_copies(corpus_test, corpus_train) == []

@@ -2,8 +2,8 @@
 
 Iterative stratification (Sechidis et al., 2011, via ``iterative-stratification``)
 keeps every label's share close in train and test even for rare actors,
-which a random split does not. Near-duplicates (word-shingle Jaccard) are kept
-on one side of the split so the test score is not inflated by texts the model
+which a random split does not. Near-duplicates (word-shingle Jaccard) and
+near-copies (long shared passages) are kept on one side of the split so the test score is not inflated by texts the model
 has practically seen.
 """
 
@@ -37,31 +37,52 @@ def jaccard(a: frozenset, b: frozenset) -> float:
     return inter / (len(a) + len(b) - inter)
 
 
-def near_duplicates(left: Sequence[Record], right: Sequence[Record] | None = None, *, n: int = 5, threshold: float = 0.5) -> list[tuple[int, int, float]]:
-    """Pairs ``(i, j, similarity)`` with shingle Jaccard >= ``threshold``.
-
-    With ``right`` given, ``i`` indexes ``left`` and ``j`` indexes ``right``;
-    otherwise pairs within ``left`` (``i < j``). An inverted index on shingles
-    keeps this well below quadratic on real corpora.
-    """
-    sl = [shingles(r, n) for r in left]
-    sr = sl if right is None else [shingles(r, n) for r in right]
+def _shared(sl: Sequence[frozenset], sr: Sequence[frozenset], same: bool):
+    """``(i, j, shared shingles)`` for every pair that shares any, through an
+    inverted index on shingles (well below quadratic on real corpora)."""
     index: dict[tuple[str, ...], list[int]] = defaultdict(list)
     for j, s in enumerate(sr):
         for sh in s:
             index[sh].append(j)
-    pairs = []
     for i, s in enumerate(sl):
         counts: dict[int, int] = defaultdict(int)
         for sh in s:
             for j in index.get(sh, ()):
-                if right is None and j <= i:
+                if same and j <= i:
                     continue
                 counts[j] += 1
-        for j, inter in counts.items():
-            sim = inter / (len(s) + len(sr[j]) - inter)
-            if sim >= threshold:
-                pairs.append((i, j, sim))
+        yield from ((i, j, inter) for j, inter in counts.items())
+
+
+def near_duplicates(left: Sequence[Record], right: Sequence[Record] | None = None, *, n: int = 5, threshold: float = 0.5) -> list[tuple[int, int, float]]:
+    """Pairs ``(i, j, similarity)`` with shingle Jaccard >= ``threshold``.
+
+    With ``right`` given, ``i`` indexes ``left`` and ``j`` indexes ``right``;
+    otherwise pairs within ``left`` (``i < j``).
+    """
+    sl = [shingles(r, n) for r in left]
+    sr = sl if right is None else [shingles(r, n) for r in right]
+    pairs = []
+    for i, j, inter in _shared(sl, sr, right is None):
+        sim = inter / (len(sl[i]) + len(sr[j]) - inter)
+        if sim >= threshold:
+            pairs.append((i, j, sim))
+    return pairs
+
+
+def near_copies(
+    left: Sequence[Record], right: Sequence[Record] | None = None, *, n: int = 8, min_shared: int = 10, min_share: float = 0.10
+) -> list[tuple[int, int, int]]:
+    """Pairs ``(i, j, shared)`` that share long passages: at least ``min_shared``
+    word ``n``-grams, or at least ``min_share`` of either text's own ``n``-grams
+    (and two or more). Jaccard misses these when one text is much longer than
+    the other: a lede copied into a full article."""
+    sl = [shingles(r, n) for r in left]
+    sr = sl if right is None else [shingles(r, n) for r in right]
+    pairs = []
+    for i, j, inter in _shared(sl, sr, right is None):
+        if inter >= min_shared or (inter >= 2 and inter >= min_share * min(len(sl[i]), len(sr[j]))):
+            pairs.append((i, j, inter))
     return pairs
 
 
@@ -82,7 +103,7 @@ def label_matrix(records: Sequence[Record], kinds: Sequence[str] = KINDS, extra:
 
 
 def _groups(records: Sequence[Record], threshold: float) -> list[int]:
-    """Union-find over near-duplicate pairs: one group id per record."""
+    """Union-find over near-duplicate and near-copy pairs: one group id per record."""
     parent = list(range(len(records)))
 
     def find(i: int) -> int:
@@ -91,7 +112,7 @@ def _groups(records: Sequence[Record], threshold: float) -> list[int]:
             i = parent[i]
         return i
 
-    for i, j, _ in near_duplicates(records, threshold=threshold):
+    for i, j, _ in [*near_duplicates(records, threshold=threshold), *near_copies(records)]:
         parent[find(i)] = find(j)
     return [find(i) for i in range(len(records))]
 
@@ -99,8 +120,9 @@ def _groups(records: Sequence[Record], threshold: float) -> list[int]:
 def stratified_split(records: Sequence[Record], *, test_size: float = 0.22, seed: int = 13, dup_threshold: float = 0.5) -> tuple[list[Record], list[Record]]:
     """Split into (train, test) by iterative multi-label stratification.
 
-    Groups of near-duplicates are split as one unit: each group follows its
-    first member, so no near-duplicate pair straddles the split.
+    Groups of near-duplicates (5-gram Jaccard >= ``dup_threshold``) and
+    near-copies (:func:`near_copies`) are split as one unit: each group follows
+    its first member, so no such pair straddles the split.
     """
     from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
 

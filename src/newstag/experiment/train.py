@@ -64,7 +64,9 @@ def component_config(cfg: DictConfig, task: str, group: str) -> DictConfig:
 
 
 def build_model(cfg: DictConfig, task: str, labels: Sequence[str]):
-    """Instantiate the task's :class:`~newstag.learn.models.MultiLabelModel` from config."""
+    """Instantiate the task's :class:`~newstag.learn.models.MultiLabelModel` from
+    config, wrapped in the task's ``roles`` model when it has one
+    (``roles@tasks.actors.roles=mentions`` on the command line, or the experiment's)."""
     from hydra.utils import instantiate
 
     from newstag.learn.models import MultiLabelModel
@@ -72,7 +74,7 @@ def build_model(cfg: DictConfig, task: str, labels: Sequence[str]):
     features = instantiate(component_config(cfg, task, "features"), _convert_="all")
     classifier = instantiate(component_config(cfg, task, "model"), _convert_="all")
     t = cfg.thresholds
-    return MultiLabelModel(
+    model = MultiLabelModel(
         features,
         classifier,
         labels=list(labels),
@@ -82,6 +84,10 @@ def build_model(cfg: DictConfig, task: str, labels: Sequence[str]):
         min_positives=t.min_positives,
         random_state=cfg.seed,
     )
+    roles = cfg.tasks[task].get("roles")
+    if roles is not None:  # role-aware actor evidence stacked on the per-label model (conf/roles/)
+        model = instantiate(roles, _convert_="all")(base=model)
+    return model
 
 
 def evaluate_model(model, records: Sequence[Any], Y: np.ndarray) -> dict[str, Any]:
@@ -90,6 +96,11 @@ def evaluate_model(model, records: Sequence[Any], Y: np.ndarray) -> dict[str, An
     proba = model.predict_proba(records)
     pred = (proba >= model.thresholds_).astype(int)
     return evaluate(Y, pred, proba, model.labels_)
+
+
+def _threshold_folds_param(model: Any) -> str:
+    """``threshold_folds`` of the model, or of the base model it wraps."""
+    return "threshold_folds" if "threshold_folds" in model.get_params(deep=False) else "base__threshold_folds"
 
 
 def cross_validate(cfg: DictConfig, model, records: Sequence[Any], Y: np.ndarray) -> dict[str, Any]:
@@ -103,7 +114,8 @@ def cross_validate(cfg: DictConfig, model, records: Sequence[Any], Y: np.ndarray
     per_label: list[dict[str, Any]] = []
     for k, (tr, te) in enumerate(folds, 1):
         t0 = time.perf_counter()
-        m = clone(model).set_params(threshold_folds=cfg.cv.threshold_folds)
+        m = clone(model)
+        m.set_params(**{_threshold_folds_param(m): cfg.cv.threshold_folds})
         m.fit([records[i] for i in tr], Y[tr])
         result = evaluate_model(m, [records[i] for i in te], Y[te])
         scores.append(result["summary"])

@@ -19,7 +19,7 @@ from sklearn.pipeline import FeatureUnion
 
 from newstag.engine.compact import _TOKEN_PATTERN, FORMAT_VERSION, CompactModel, Unsupported, _hash_str
 from newstag.learn.features import AliasCounter, TextField
-from newstag.learn.models import PlattOneVsRest, SigmoidCalibrated
+from newstag.learn.models import MultiLabelModel, PlattOneVsRest, SigmoidCalibrated
 
 
 def _compile_tfidf(name: str, step: Any, k: int, arrays: dict[str, np.ndarray], weight: float) -> dict[str, Any]:
@@ -128,6 +128,8 @@ def _platt_units(clf: Any, n_features: int):
 def compile_model(model: Any) -> tuple[CompactModel, dict[str, np.ndarray]]:
     """Compile a fitted MultiLabelModel; raise :class:`Unsupported` when a
     part has no compact form. Returns the model and its arrays (to save)."""
+    if not isinstance(model, MultiLabelModel):  # e.g. RoleStackedModel: its mention model has no array form yet
+        raise Unsupported(f"{type(model).__name__} has no compact form")
     features = model.pipeline_.named_steps["features"]
     parts = features.transformer_list if isinstance(features, FeatureUnion) else [("features", features)]
     weights = (features.transformer_weights or {}) if isinstance(features, FeatureUnion) else {}

@@ -30,6 +30,7 @@ class Label:
     definition: str
     aliases: tuple[str, ...] = ()  # matched case-insensitively
     exact: tuple[str, ...] = ()  # matched case-sensitively (acronyms)
+    people: tuple[str, ...] = ()  # the subset of ``aliases`` that name persons
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ def _as_label(entry: dict, source: str, kind: str, n: int) -> Label:
         definition=str(entry["definition"]),
         aliases=dedupe(loose),
         exact=dedupe(exact),
+        people=dedupe(str(a) for a in raw.get("people") or []),
     )
 
 

@@ -115,6 +115,9 @@ def explain(lab: Explainable, article: Any, n: int = 5, labels: Sequence[str] | 
                 for i in order
                 if contrib[i] > 0
             ]
+        if hasattr(lab.model, "role_evidence"):  # a role-stacked model: how the actor is mentioned
+            merged = entry["features"] + lab.model.role_evidence(article, label, n)
+            entry["features"] = sorted(merged, key=lambda f: -f["contribution"])[:n]
         if cache["aliases"] is not None and lab.manifest.get("label_kind", lab.task) == "actors":
             entry["aliases"] = [h for h in hits if h["actor"] == label]
         out[label] = entry
