@@ -1,6 +1,6 @@
 """Corpus statistics and the generated datasheet (``data/README.md``).
 
-``python -m newstag.data stats --write data/README.md`` regenerates the
+``newstag data stats --write data/README.md`` regenerates the
 datasheet: every number in it is computed here from the corpus files.
 The prose sections live in ``data/datasheet.md.in`` so that they are edited
 as text, and the ``{{ tables }}`` markers are filled with generated tables.
@@ -53,6 +53,7 @@ def stats(splits: dict[str, list[Record]], schema: LabelSchema) -> dict[str, str
         ("headline + lede / short", lambda rs: sum(shape(r) == "lede" for r in rs)),
         ("full article (250+ words)", lambda rs: sum(shape(r) == "full" for r in rs)),
         ("no topic", lambda rs: sum(not r.labels("topics") for r in rs)),
+        ("no actor", lambda rs: sum(not r.labels("actors") for r in rs)),
     ):
         rows.append([key, *(_pct(fn(groups[n]), len(groups[n])) if key != "articles" else len(groups[n]) for n in names)])
     tables["overview"] = _table(["", *names], rows)
@@ -82,6 +83,33 @@ def stats(splits: dict[str, list[Record]], schema: LabelSchema) -> dict[str, str
     return tables
 
 
+def agreement_tables(folder: Path, schema: LabelSchema) -> dict[str, str]:
+    """The second-labelling tables from ``folder`` (``first.jsonl``: the labels
+    as first written, ``second.jsonl``: the blind second labelling,
+    ``resolutions.jsonl``: how each disagreement was settled)."""
+    from newstag.data.agreement import compare, read_labels
+
+    first, second = read_labels(folder / "first.jsonl"), read_labels(folder / "second.jsonl")
+    result = compare(first, second)
+    summary = [[kind, a.articles, _f(a.micro_f1), _pct(a.exact, a.articles), a.disagreements] for kind, a in result.items()]
+    per_label = [
+        [label, kind, *result[kind].per_label.get(label, [0, 0, 0]), _f(result[kind].label_f1(label))] for kind in result for label in schema.ids(kind)
+    ]
+    resolutions = read_labels(folder / "resolutions.jsonl") if (folder / "resolutions.jsonl").exists() else {}
+    changed = Counter(kind for r in resolutions.values() for kind in r.get("changes", {}))
+    return {
+        "agreement": _table(["task", "articles", "micro-F1", "exact match", "label disagreements"], summary),
+        "agreement_labels": _table(["label", "task", "both", "first only", "second only", "F1"], per_label),
+        "resolutions": _table(
+            ["", "articles"], [["with a label changed by the resolution", len(resolutions)], *([f"  {k} changed", v] for k, v in sorted(changed.items()))]
+        ),
+    }
+
+
+def _f(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def render(template: str, tables: dict[str, str]) -> str:
     out = template
     for key, value in tables.items():
@@ -94,6 +122,9 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     schema = load_schema(args.schema)
     splits = {name: load_labelled(path, schema=schema) for name, path in files.items()}
     tables = stats(splits, schema)
+    agreement_dir = (Path(args.corpus) if args.corpus else paths.project_root() / "data" / "corpus").parent / "agreement"
+    if (agreement_dir / "second.jsonl").exists():
+        tables.update(agreement_tables(agreement_dir, schema))
     template_path = paths.project_root() / "data" / "datasheet.md.in"
     if args.write:
         text = render(template_path.read_text(encoding="utf-8"), tables)
@@ -128,6 +159,19 @@ def _cmd_split(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_agree(args: argparse.Namespace) -> int:
+    from newstag.data.agreement import compare, read_labels
+
+    result = compare(read_labels(args.first), read_labels(args.second))
+    for kind, a in result.items():
+        print(f"{kind}: {a.articles} articles, micro-F1 {_f(a.micro_f1)}, exact match {_pct(a.exact, a.articles)}, {a.disagreements} label disagreement(s)")
+        for label in sorted(a.per_label):
+            both, only_first, only_second = a.per_label[label]
+            if only_first or only_second:
+                print(f"  {label:14s} F1 {_f(a.label_f1(label))}  both {both}  first only {only_first}  second only {only_second}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None, prog: str = "newstag data") -> int:
     """``newstag data validate|stats|split`` (also ``python -m newstag.data``)."""
     parser = argparse.ArgumentParser(prog=prog, description="Corpus tools: validate, stats, split.")
@@ -148,6 +192,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "newstag data") -> int:
     p.add_argument("--test-size", type=float, default=0.22)
     p.add_argument("--seed", type=int, default=13)
     p.set_defaults(func=_cmd_split)
+    p = sub.add_parser("agree", help="agreement of two labellings of the same articles (micro-F1 per task and label)")
+    p.add_argument("first", help="JSON Lines with id, topics, actors (the reference labelling)")
+    p.add_argument("second", help="JSON Lines with id, topics, actors (the other labelling)")
+    p.set_defaults(func=_cmd_agree)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

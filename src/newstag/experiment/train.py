@@ -85,7 +85,7 @@ def build_model(cfg: DictConfig, task: str, labels: Sequence[str]):
         random_state=cfg.seed,
     )
     roles = cfg.tasks[task].get("roles")
-    if roles is not None:  # role-aware actor evidence stacked on the per-label model (conf/roles/)
+    if roles is not None and roles.get("_target_"):  # role-aware actor evidence stacked on the per-label model (conf/roles/)
         model = instantiate(roles, _convert_="all")(base=model)
     return model
 
