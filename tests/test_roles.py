@@ -79,9 +79,23 @@ def test_follows_the_estimator_contract(fitted):
     assert not hasattr(copy, "role_") and copy.get_params()["min_count"] == 1
 
 
-def test_has_no_compact_form_so_the_registry_keeps_the_pipeline(fitted):
-    from newstag.engine.compact import Unsupported
+def test_compact_form_gives_the_same_probabilities_and_evidence(fitted):
+    from newstag.engine.compact import load_bytes, to_bytes
     from newstag.learn.export import compile_model
 
-    with pytest.raises(Unsupported, match="RoleStackedModel"):
-        compile_model(fitted)
+    cm, arrays = compile_model(fitted)
+    served = load_bytes(to_bytes(cm.meta, arrays))  # through the file format: JSON + arrays, no pickle
+    test = [*_articles(12, 5), {"title": "Meteo", "text": "Sole ovunque, ha detto Meloni a Roma."}]
+    np.testing.assert_allclose(served.predict_proba(test), fitted.predict_proba(test), atol=1e-9)
+    np.testing.assert_array_equal(served.thresholds_, fitted.thresholds_)
+    assert served.role_evidence(test[0], "italy", 5) == fitted.role_evidence(test[0], "italy", 5)
+
+
+def test_an_old_reader_refuses_a_role_model(fitted):
+    from newstag.engine.compact import FORMAT_VERSION, CompactModel, Unsupported
+    from newstag.learn.export import compile_model
+
+    cm, arrays = compile_model(fitted)
+    assert cm.meta["format"] != FORMAT_VERSION
+    with pytest.raises(Unsupported):
+        CompactModel({**cm.meta, "format": FORMAT_VERSION}, arrays)

@@ -43,6 +43,7 @@ from newstag.text.aliases import AliasMatcher
 from newstag.text.preparation import prepare
 
 FORMAT_VERSION = 1
+ROLES_FORMAT_VERSION = 2  # a role-stacked actor model: format 1 readers must refuse it
 _BASE = np.uint64(1_000_003)
 _WORD_SEP = "\x00"
 _TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # scikit-learn's default
@@ -426,8 +427,9 @@ class CompactModel:
     ``predict_proba`` surface as :class:`~newstag.learn.models.MultiLabelModel`."""
 
     def __init__(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]):
-        if meta.get("format") != FORMAT_VERSION:
-            raise Unsupported(f"compact format {meta.get('format')} is not {FORMAT_VERSION}")
+        expected = ROLES_FORMAT_VERSION if "roles" in meta else FORMAT_VERSION
+        if meta.get("format") != expected:
+            raise Unsupported(f"compact format {meta.get('format')} is not {expected}")
         self.meta = meta
         self.labels_ = list(meta["labels"])
         self.thresholds_ = arrays["thresholds"]
@@ -443,6 +445,11 @@ class CompactModel:
         self.link = arrays["link"]  # 0 logistic (p = expit(-(a f + b))), 1 modified Huber, 2 constant
         self.a, self.b = arrays["a"], arrays["b"]
         self.unit_label = arrays["unit_label"]
+        self.roles = None
+        if "roles" in meta:
+            from newstag.engine.roles import CompactRoles
+
+            self.roles = CompactRoles(meta["roles"], arrays, self.labels_)
         self._names: np.ndarray | None = None
         self._cache = _WordCache()
         self._lock = threading.Lock()  # the word cache is shared state
@@ -501,7 +508,12 @@ class CompactModel:
         P[:, const] = self.b[const]
         out = np.zeros((len(articles), len(self.labels_)))
         np.add.at(out.T, self.unit_label, P.T)
-        return out / np.bincount(self.unit_label, minlength=len(self.labels_))
+        out /= np.bincount(self.unit_label, minlength=len(self.labels_))
+        return self.roles.stack(articles, out) if self.roles is not None else out
+
+    def role_evidence(self, article: Any, label: str, n: int = 5) -> list[dict[str, Any]]:
+        """Mention features behind ``label`` (role-stacked models; else none)."""
+        return self.roles.evidence(article, label, n) if self.roles is not None else []
 
     def alias_matcher(self) -> AliasMatcher | None:
         for block, _, _ in self.blocks:

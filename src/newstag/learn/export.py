@@ -17,9 +17,10 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.pipeline import FeatureUnion
 
-from newstag.engine.compact import _TOKEN_PATTERN, FORMAT_VERSION, CompactModel, Unsupported, _hash_str
+from newstag.engine.compact import _TOKEN_PATTERN, FORMAT_VERSION, ROLES_FORMAT_VERSION, CompactModel, Unsupported, _hash_str
 from newstag.learn.features import AliasCounter, TextField
 from newstag.learn.models import MultiLabelModel, PlattOneVsRest, SigmoidCalibrated
+from newstag.learn.roles import RoleStackedModel
 
 
 def _compile_tfidf(name: str, step: Any, k: int, arrays: dict[str, np.ndarray], weight: float) -> dict[str, Any]:
@@ -128,7 +129,9 @@ def _platt_units(clf: Any, n_features: int):
 def compile_model(model: Any) -> tuple[CompactModel, dict[str, np.ndarray]]:
     """Compile a fitted MultiLabelModel; raise :class:`Unsupported` when a
     part has no compact form. Returns the model and its arrays (to save)."""
-    if not isinstance(model, MultiLabelModel):  # e.g. RoleStackedModel: its mention model has no array form yet
+    if isinstance(model, RoleStackedModel):
+        return _compile_roles(model)
+    if not isinstance(model, MultiLabelModel):
         raise Unsupported(f"{type(model).__name__} has no compact form")
     features = model.pipeline_.named_steps["features"]
     parts = features.transformer_list if isinstance(features, FeatureUnion) else [("features", features)]
@@ -155,4 +158,26 @@ def compile_model(model: Any) -> tuple[CompactModel, dict[str, np.ndarray]]:
     meta = {"format": FORMAT_VERSION, "labels": list(model.labels_), "blocks": blocks}
     if not math.isfinite(float(np.abs(arrays["W"]).sum())):
         raise Unsupported("non-finite coefficients")
+    return CompactModel(meta, arrays), arrays
+
+
+def _compile_roles(model: RoleStackedModel) -> tuple[CompactModel, dict[str, np.ndarray]]:
+    """The base model's arrays plus the candidate classifier and the stacker."""
+    base, arrays = compile_model(model.base_)
+    base_meta = base.meta
+    matcher, kinds = model.featurizer_.matcher, model.featurizer_.kinds
+    role = model.role_
+    arrays["roles_coef"] = np.asarray(role.coef_[0], dtype=np.float64) if role is not None else np.zeros(len(model.vectorizer_.feature_names_))
+    arrays["thresholds"] = np.asarray(model.thresholds_, dtype=np.float64)
+    roles = {
+        "window": model.featurizer_.window,
+        "matcher": {"labels": matcher.labels, "loose": matcher.loose, "exact": matcher.exact},
+        "kinds": {"people": sorted(kinds.people), "adjectives": sorted(kinds.adjectives), "acronyms": sorted(kinds.acronyms)},
+        "vocabulary": [str(n) for n in model.vectorizer_.feature_names_],
+        "intercept": float(role.intercept_[0]) if role is not None else 0.0,
+        "fitted": role is not None,
+        "stack_coef": [float(c) for c in model.stacker_.coef_[0]],
+        "stack_intercept": float(model.stacker_.intercept_[0]),
+    }
+    meta = {**base_meta, "format": ROLES_FORMAT_VERSION, "roles": roles}
     return CompactModel(meta, arrays), arrays

@@ -104,7 +104,7 @@ def _write_compact(model: Any, folder: Path) -> dict[str, str] | None:
         return {"unsupported": str(exc)}
     data = compact.to_bytes(cm.meta, arrays)
     (folder / COMPACT_FILE).write_bytes(data)
-    return {"file": COMPACT_FILE, "sha256": hashlib.sha256(data).hexdigest(), "format": str(compact.FORMAT_VERSION)}
+    return {"file": COMPACT_FILE, "sha256": hashlib.sha256(data).hexdigest(), "format": str(cm.meta["format"])}
 
 
 def runtime_versions() -> dict[str, str]:

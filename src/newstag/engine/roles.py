@@ -1,0 +1,81 @@
+"""The role-stacked actor model (:class:`~newstag.learn.roles.RoleStackedModel`)
+served from arrays: the candidate classifier's vocabulary and weights and the
+stacker's four weights, applied after the base model's probabilities.
+
+Mention features come from :mod:`newstag.text.mentions`, the same code that
+trained them, so the compact and scikit-learn engines agree to rounding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from newstag.text.aliases import AliasMatcher
+from newstag.text.mentions import AliasKinds, MentionFeaturizer
+
+_EPS = 1e-4
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, _EPS, 1 - _EPS)
+    return np.log(p / (1 - p))
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+class CompactRoles:
+    """Stack the base probabilities with the candidate classifier's."""
+
+    def __init__(self, meta: dict[str, Any], arrays: dict[str, np.ndarray], labels: Sequence[str]):
+        m = meta["matcher"]
+        matcher = AliasMatcher(m["labels"], m["loose"], m["exact"])
+        k = meta["kinds"]
+        kinds = AliasKinds(frozenset(k["people"]), frozenset(k["adjectives"]), frozenset(k["acronyms"]))
+        self.featurizer = MentionFeaturizer(matcher, kinds, int(meta["window"]))
+        self.vocab = {name: i for i, name in enumerate(meta["vocabulary"])}
+        self.names = list(meta["vocabulary"])
+        self.coef = arrays["roles_coef"]
+        self.intercept = float(meta["intercept"])
+        self.stack_coef = np.asarray(meta["stack_coef"], dtype=np.float64)
+        self.stack_intercept = float(meta["stack_intercept"])
+        self.fitted = bool(meta["fitted"])
+        column = {label: j for j, label in enumerate(labels)}
+        self.column = [column.get(name, -1) for name in matcher.labels]
+        self.labels = list(labels)
+
+    def _score(self, feats: dict[str, float]) -> tuple[float, list[tuple[str, float]]]:
+        z, parts = self.intercept, []
+        for name, value in feats.items():
+            i = self.vocab.get(name)
+            if i is not None:
+                z += self.coef[i] * value
+                parts.append((name, self.coef[i] * value))
+        return z, parts
+
+    def stack(self, articles: Sequence[Any], P: np.ndarray) -> np.ndarray:
+        R = np.full(P.shape, 0.5)
+        C = np.zeros(P.shape)
+        for row, article in enumerate(articles):
+            for actor, feats in self.featurizer.candidates(article).items():
+                j = self.column[actor]
+                if j >= 0:
+                    R[row, j] = _sigmoid(np.array(self._score(feats)[0])) if self.fitted else 0.5
+                    C[row, j] = 1.0
+        lb, lr = _logit(P), _logit(R)
+        Z = np.stack([lb, C * lr, C, C * lb], axis=-1)
+        return _sigmoid(Z @ self.stack_coef + self.stack_intercept)
+
+    def evidence(self, article: Any, label: str, n: int) -> list[dict[str, Any]]:
+        if not self.fitted or label not in self.labels:
+            return []
+        for actor, feats in self.featurizer.candidates(article).items():
+            if self.column[actor] == self.labels.index(label):
+                _, parts = self._score(feats)
+                top = sorted((p for p in parts if p[1] > 0), key=lambda p: (-p[1], self.vocab[p[0]]))[:n]
+                return [{"feature": f"role:{name}", "contribution": round(float(c), 4)} for name, c in top]
+        return []
