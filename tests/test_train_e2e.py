@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 
-from conftest import BIN, ROOT
+import pytest
+
+from conftest import BIN, ROOT, run_cli, shared_or_skip
 
 
 def _train(tmp_path, *overrides, multirun=False, cwd=None):
@@ -101,3 +103,21 @@ def test_bad_data_fails_with_a_located_message(tmp_path):
     proc = _train(tmp_path, "data=custom", f"data.train={bad}")
     assert proc.returncode != 0
     assert f"{bad}:1: field 'topics': unknown topic id 'diplomcy' (did you mean 'diplomacy'?)" in proc.stderr
+
+
+@pytest.mark.slow
+def test_default_models_label_the_shared_sample(tmp_path):
+    """The defaults trained on the whole train split give the shared sample its
+    three topics and the actors that act in it, and no actor it does not have."""
+    sample = shared_or_skip("samples", "usa-russia-colloqui.txt")
+    expected = json.loads(shared_or_skip("samples", "usa-russia-colloqui.labels.json").read_text(encoding="utf-8"))
+    reg = tmp_path / "registry"  # where _train registers
+    proc = _train(tmp_path, "data.test=null", "report=false")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = run_cli("--registry", str(reg), "predict", "-q", str(sample))
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout.decode().splitlines()[0])
+    topics = {p["label"] for p in got["topics"]}
+    actors = {p["label"] for p in got["actors"]}
+    assert topics == set(expected["topics"])
+    assert {"usa", "russia", "ukraine", "turkey"} <= actors <= set(expected["actors"])

@@ -24,6 +24,15 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
+def stack_inputs(P: np.ndarray, R: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """The stacker's inputs per (article, label): the base model's logit, the
+    candidate classifier's logit where the label is named, whether it is named,
+    and the base logit again where it is named (its own slope there). Shared
+    by training (:mod:`newstag.learn.roles`) and this engine."""
+    lb, lr = _logit(P), _logit(R)
+    return np.stack([lb, C * lr, C, C * lb], axis=-1)
+
+
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
@@ -66,9 +75,7 @@ class CompactRoles:
                 if j >= 0:
                     R[row, j] = _sigmoid(np.array(self._score(feats)[0])) if self.fitted else 0.5
                     C[row, j] = 1.0
-        lb, lr = _logit(P), _logit(R)
-        Z = np.stack([lb, C * lr, C, C * lb], axis=-1)
-        return _sigmoid(Z @ self.stack_coef + self.stack_intercept)
+        return _sigmoid(stack_inputs(P, R, C) @ self.stack_coef + self.stack_intercept)
 
     def evidence(self, article: Any, label: str, n: int) -> list[dict[str, Any]]:
         if not self.fitted or label not in self.labels:

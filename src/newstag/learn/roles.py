@@ -25,16 +25,10 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from newstag.engine.roles import stack_inputs
 from newstag.learn.thresholds import tune_thresholds
 from newstag.schema.labels import load_schema
 from newstag.text.mentions import MentionFeaturizer, alias_kinds
-
-_EPS = 1e-4
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, _EPS, 1 - _EPS)
-    return np.log(p / (1 - p))
 
 
 class RoleStackedModel(BaseEstimator, ClassifierMixin):
@@ -115,8 +109,7 @@ class RoleStackedModel(BaseEstimator, ClassifierMixin):
 
     @staticmethod
     def _stack_inputs(P: np.ndarray, R: np.ndarray, C: np.ndarray) -> np.ndarray:
-        lb, lr = _logit(P), _logit(R)
-        return np.stack([lb, C * lr, C, C * lb], axis=-1).reshape(-1, 4)
+        return stack_inputs(P, R, C).reshape(-1, 4)
 
     # ------------------------------------------------------------------ fit
 
