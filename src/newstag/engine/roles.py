@@ -19,7 +19,7 @@ from newstag.text.mentions import AliasKinds, MentionFeaturizer
 _EPS = 1e-4
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
+def logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, _EPS, 1 - _EPS)
     return np.log(p / (1 - p))
 
@@ -29,7 +29,7 @@ def stack_inputs(P: np.ndarray, R: np.ndarray, C: np.ndarray) -> np.ndarray:
     candidate classifier's logit where the label is named, whether it is named,
     and the base logit again where it is named (its own slope there). Shared
     by training (:mod:`newstag.learn.roles`) and this engine."""
-    lb, lr = _logit(P), _logit(R)
+    lb, lr = logit(P), logit(R)
     return np.stack([lb, C * lr, C, C * lb], axis=-1)
 
 

@@ -84,9 +84,10 @@ def build_model(cfg: DictConfig, task: str, labels: Sequence[str]):
         min_positives=t.min_positives,
         random_state=cfg.seed,
     )
-    roles = cfg.tasks[task].get("roles")
-    if roles is not None and roles.get("_target_"):  # role-aware actor evidence stacked on the per-label model (conf/roles/)
-        model = instantiate(roles, _convert_="all")(base=model)
+    for wrapper in ("roles", "colabel"):  # stackers on the per-label model (conf/roles/, conf/colabel/)
+        wcfg = cfg.tasks[task].get(wrapper)
+        if wcfg is not None and wcfg.get("_target_"):
+            model = instantiate(wcfg, _convert_="all")(base=model)
     return model
 
 
