@@ -20,10 +20,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
 
 from newstag.engine.roles import logit
+from newstag.learn.models import StackedOnBase
 from newstag.learn.thresholds import tune_thresholds
 
 
-class CoLabelStacked(BaseEstimator, ClassifierMixin):
+class CoLabelStacked(StackedOnBase, BaseEstimator, ClassifierMixin):
     """``base`` (a :class:`~newstag.learn.models.MultiLabelModel`) followed by
     one logistic regression per label on the logits of all labels.
 
@@ -65,17 +66,3 @@ class CoLabelStacked(BaseEstimator, ClassifierMixin):
 
     def predict_proba(self, X: Sequence[Any]) -> np.ndarray:
         return self._stack(self.base_.predict_proba(list(X)))
-
-    def predict(self, X: Sequence[Any], thresholds: np.ndarray | float | None = None) -> np.ndarray:
-        t = self.thresholds_ if thresholds is None else thresholds
-        return (self.predict_proba(X) >= t).astype(int)
-
-    @property
-    def pipeline_(self) -> Any:
-        return self.base_.pipeline_
-
-    def feature_names(self) -> np.ndarray:
-        return self.base_.feature_names()
-
-    def contributions(self) -> np.ndarray | None:
-        return self.base_.contributions()

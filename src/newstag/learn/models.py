@@ -212,6 +212,32 @@ def _linear_contributions(clf: Any) -> np.ndarray | None:
     return np.vstack([r if r is not None else np.zeros(width) for r in rows])
 
 
+class StackedOnBase:
+    """What a model stacked on a fitted ``base_`` (a :class:`MultiLabelModel`)
+    shares: decisions by its own ``thresholds_``, and the base model's pipeline,
+    feature names and weights for explanations."""
+
+    base_: Any
+    thresholds_: np.ndarray
+
+    def predict_proba(self, X: Sequence[Any]) -> np.ndarray:  # pragma: no cover - defined by each stacker
+        raise TypeError(f"{type(self).__name__} must define predict_proba")
+
+    def predict(self, X: Sequence[Any], thresholds: np.ndarray | float | None = None) -> np.ndarray:
+        t = self.thresholds_ if thresholds is None else thresholds
+        return (self.predict_proba(X) >= t).astype(int)
+
+    @property
+    def pipeline_(self) -> Any:
+        return self.base_.pipeline_
+
+    def feature_names(self) -> np.ndarray:
+        return self.base_.feature_names()
+
+    def contributions(self) -> np.ndarray | None:
+        return self.base_.contributions()
+
+
 class MultiLabelModel(BaseEstimator, ClassifierMixin):
     """Features + one-vs-rest classifier + per-label thresholds.
 

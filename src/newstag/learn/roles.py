@@ -26,12 +26,13 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from newstag.engine.roles import stack_inputs
+from newstag.learn.models import StackedOnBase
 from newstag.learn.thresholds import tune_thresholds
 from newstag.schema.labels import load_schema
 from newstag.text.mentions import MentionFeaturizer, alias_kinds
 
 
-class RoleStackedModel(BaseEstimator, ClassifierMixin):
+class RoleStackedModel(StackedOnBase, BaseEstimator, ClassifierMixin):
     """A per-label model (``base``, a :class:`~newstag.learn.models.MultiLabelModel`)
     stacked with a shared candidate classifier of actor mentions.
 
@@ -173,22 +174,7 @@ class RoleStackedModel(BaseEstimator, ClassifierMixin):
         R, C = self._role_proba(X)
         return self.stacker_.predict_proba(self._stack_inputs(P, R, C))[:, 1].reshape(P.shape)
 
-    def predict(self, X: Sequence[Any], thresholds: np.ndarray | float | None = None) -> np.ndarray:
-        t = self.thresholds_ if thresholds is None else thresholds
-        return (self.predict_proba(X) >= t).astype(int)
-
     # ----------------------------------------------------- explanations
-
-    @property
-    def pipeline_(self) -> Any:
-        """The base model's pipeline: explanations list its features too."""
-        return self.base_.pipeline_
-
-    def feature_names(self) -> np.ndarray:
-        return self.base_.feature_names()
-
-    def contributions(self) -> np.ndarray | None:
-        return self.base_.contributions()
 
     def role_evidence(self, article: Any, label: str, n: int = 5) -> list[dict[str, Any]]:
         """The mention features that most raised ``label``'s candidate score
