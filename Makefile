@@ -19,9 +19,10 @@ run: $(STAMP)
 	$(BIN)/newstag-train
 	$(BIN)/newstag predict data/raw --format table
 
-## make test: the README's test command (CI runs it through .ci/run)
+## make test: the README's test command (CI runs it through .ci/run), on two
+## workers (pytest-xdist); tests sharing a heavy component are grouped
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 ## make metrics: regenerate experiments/METRICS.md and the README metrics block
 metrics: $(STAMP)
