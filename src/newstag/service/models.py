@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from newstag.data.records import Record
 from newstag.core.files import sha256_file
+from newstag.data.records import Record
 from newstag.registry import MANIFEST_FILE, MODEL_FILE, ModelRef, Registry, RegistryError
 from newstag.serve.predict import Labeller, default_models, load
 
