@@ -27,13 +27,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newstag.registry import RegistryError
 from newstag.service import schemas
-from newstag.service.labelling import MAX_EXPLAIN, ArticleError, RequestError, label_body
+from newstag.service.batching import MicroBatcher
+from newstag.service.labelling import MAX_EXPLAIN, ArticleError, RequestError, parse_body, respond
 from newstag.service.logs import log_event
 from newstag.service.metrics import ServiceMetrics
 from newstag.service.models import ModelHolder, NotReady, UnknownModel, Watcher
 
 SETTINGS_ENV = "NEWSTAG_SERVE_SETTINGS"
 TOKEN_ENV = "NEWSTAG_RELOAD_TOKEN"
+INLINE_PARSE_BYTES = 64 * 1024
 
 
 @dataclass
@@ -172,6 +174,7 @@ def create_app(settings: Settings, holder: ModelHolder | None = None) -> FastAPI
     metrics = ServiceMetrics()
     holder.log = _metered(holder.log, metrics)
     watcher = Watcher(holder, settings.poll_seconds)
+    batcher = MicroBatcher(settings.max_articles)
     if holder.ready:
         metrics.set_models(holder.current.versions)
 
@@ -239,9 +242,12 @@ def create_app(settings: Settings, holder: ModelHolder | None = None) -> FastAPI
         state = request.scope["state"]
         state["bytes"], state["models"] = len(raw), models.versions
         try:
-            status, body = await run_in_threadpool(
-                label_body, raw, labellers, max_articles=settings.max_articles, threshold=threshold, all_scores=all_scores, explain=explain
-            )
+            if len(raw) <= INLINE_PARSE_BYTES:  # a few articles: parsing is microseconds, no thread hop
+                records, errors = parse_body(raw, settings.max_articles)
+            else:
+                records, errors = await run_in_threadpool(parse_body, raw, settings.max_articles)
+            results = await batcher.label(labellers, [r for _, r in records], threshold=threshold, all_scores=all_scores, explain=explain)
+            body = respond(results, errors, labellers)
         except RequestError as exc:
             state["articles"], state["labelled"] = len(exc.errors) or None, 0
             raise
@@ -249,7 +255,7 @@ def create_app(settings: Settings, holder: ModelHolder | None = None) -> FastAPI
         metrics.articles.inc(len(body["results"]))
         if body["errors"]:
             metrics.errors.labels(kind="invalid_article").inc(len(body["errors"]))
-        return Response(json.dumps(body, ensure_ascii=False), status_code=status, media_type="application/json")
+        return Response(json.dumps(body, ensure_ascii=False), media_type="application/json")
 
     @app.get(
         "/v1/models", response_model=schemas.ModelsResponse, responses={503: _ERRORS[503]}, summary="The served versions, their test metrics and thresholds"
@@ -318,7 +324,7 @@ def create_app(settings: Settings, holder: ModelHolder | None = None) -> FastAPI
     def prometheus() -> Response:
         return Response(metrics.render(), media_type=metrics.content_type)
 
-    app.state.holder, app.state.metrics, app.state.settings = holder, metrics, settings
+    app.state.holder, app.state.metrics, app.state.settings, app.state.batcher = holder, metrics, settings, batcher
     app.add_middleware(_Observe, metrics=metrics)
     return app
 

@@ -6,7 +6,9 @@ of a JSON Lines input line (``id``, ``title``, ``subtitle``, ``text``,
 :class:`~newstag.data.loading.Validator` and
 :func:`~newstag.serve.predict.predict_batch`, so a response object is the
 object ``newstag predict`` prints for the same article, except ``source``:
-``request:<index>`` (the article's index in the body, from 0).
+``request:<index>`` (the article's index in the body, from 0). The
+service labels through :mod:`~newstag.service.batching`; :func:`label_body`
+is the same path without it.
 
 Whole-request problems (not UTF-8, malformed JSON, neither an object nor a
 list, too many articles) raise :class:`RequestError` with the HTTP status.
@@ -111,27 +113,10 @@ def parse_body(raw: bytes, max_articles: int) -> tuple[list[tuple[int, Record]],
     return records, errors
 
 
-def label_records(
-    records: Sequence[Record], labellers: Sequence[Labeller], *, threshold: float | None = None, all_scores: bool = False, explain: int = 0
-) -> list[dict[str, Any]]:
-    """The CLI's output objects for ``records`` (see
-    :func:`~newstag.serve.predict.predict_batch`)."""
-    if not records:
-        return []
-    return predict_batch(records, labellers, threshold=threshold, all_scores=all_scores, explain=explain)
-
-
-def label_body(
-    raw: bytes, labellers: Sequence[Labeller], *, max_articles: int, threshold: float | None = None, all_scores: bool = False, explain: int = 0
-) -> tuple[int, dict[str, Any]]:
-    """Status and response body for a ``POST /v1/label`` body.
-
-    200 when at least one article was labelled (bad ones listed in
-    ``errors``), 422 when none could be (every article is in ``errors``).
-    """
-    records, errors = parse_body(raw, max_articles)
-    results = label_records([r for _, r in records], labellers, threshold=threshold, all_scores=all_scores, explain=explain)
-    versions = {lab.task: lab.ref for lab in labellers}
+def respond(results: list[dict[str, Any]], errors: Sequence[ArticleError], labellers: Sequence[Labeller]) -> dict[str, Any]:
+    """The ``POST /v1/label`` response body (200) for the labelled ``results``
+    and the refused articles; :class:`RequestError` 422 when nothing could
+    be labelled (every article is in its ``errors``)."""
     if not results:
         if len(errors) == 1:
             e = errors[0]
@@ -139,4 +124,14 @@ def label_body(
         else:
             message = f"no article could be labelled: all {len(errors)} refused (see errors)"
         raise RequestError(422, message, errors, kind="invalid_article")
-    return 200, {"results": results, "errors": [e.to_json() for e in errors], "models": versions}
+    return {"results": results, "errors": [e.to_json() for e in errors], "models": {lab.task: lab.ref for lab in labellers}}
+
+
+def label_body(
+    raw: bytes, labellers: Sequence[Labeller], *, max_articles: int, threshold: float | None = None, all_scores: bool = False, explain: int = 0
+) -> dict[str, Any]:
+    """Parse, label and answer in one call, without the service's batching
+    (for in-process use and tests: the service's answer is the same)."""
+    records, errors = parse_body(raw, max_articles)
+    results = predict_batch([r for _, r in records], labellers, threshold=threshold, all_scores=all_scores, explain=explain) if records else []
+    return respond(results, errors, labellers)
