@@ -213,6 +213,17 @@ def to_markdown(rows: list[dict], cli: dict, args: argparse.Namespace, command: 
     return "\n".join(lines) + "\n"
 
 
+def update_readme(path: Path, md: str) -> None:
+    """Replace the block between ``<!-- serve-load:start -->`` and ``<!-- serve-load:end -->``."""
+    text = path.read_text(encoding="utf-8")
+    start, end = "<!-- serve-load:start -->", "<!-- serve-load:end -->"
+    if start not in text or end not in text:
+        sys.exit(f"{path}: no {start} ... {end} block")
+    body = md.split("\n", 2)[2].strip()  # without the title
+    head, _, rest = text.partition(start)
+    path.write_text(head + start + "\n" + body + "\n" + end + rest.partition(end)[2], encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rates", type=float, nargs="+", default=[50, 200], help="single-article request rates (req/s)")
@@ -224,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--registry", help="model registry (default: the project's)")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "SERVE.md"))
     p.add_argument("--json", help="also write the raw figures here")
+    p.add_argument("--readme", nargs="?", const=str(ROOT / "README.md"), help="also put the tables between the serve-load markers of this README")
     args = p.parse_args(argv)
     if args.seconds <= 0 or args.batches < 1 or args.batch_size < 1 or any(r <= 0 for r in args.rates) or any(w < 1 for w in args.workers):
         p.error("rates, seconds, batches, batch size and workers must be positive")
@@ -247,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     command = "python benchmarks/serve_load.py " + " ".join(argv if argv is not None else sys.argv[1:])
     md = to_markdown(rows, cli, args, command.strip())
     Path(args.out).write_text(md, encoding="utf-8")
+    if args.readme:
+        update_readme(Path(args.readme), md)
     if args.json:
         Path(args.json).write_text(json.dumps({"rows": rows, "cli": cli}, indent=2) + "\n", encoding="utf-8")
     print(md)

@@ -200,6 +200,7 @@ def test_models_health_and_metrics(client):
     assert 'newstag_errors_total{kind="invalid_article"}' in text
     assert "newstag_articles_labelled_total" in text and 'newstag_http_request_duration_seconds_bucket{le="0.02",route="/v1/label"}' in text
     assert 'newstag_http_requests_total{method="POST",route="/v1/label",status="422"}' in text
+    assert "newstag_engine_batch_articles_count" in text
 
 
 # ------------------------------------------------------------- the contract
@@ -304,6 +305,34 @@ def test_tampered_or_incompatible_model_is_refused_and_the_old_keeps_serving(ser
     assert labelled.status_code == 200 and labelled.json()["models"] == before
     refused = [e for e in _log_events(server[2]) if e["event"] == "model_refused" and e["ref"] == f"topics@{version}"]
     assert len(refused) == 1 and reason in refused[0]["reason"]  # logged once, not at every poll
+
+
+# ---------------------------------------------------------------- benchmark
+
+
+def test_load_benchmark_smoke(trained_registry, tmp_path):
+    """benchmarks/serve_load.py runs end to end at a tiny size (structure, not speed)."""
+    import sys
+
+    from conftest import ROOT
+
+    out, readme = tmp_path / "SERVE.md", tmp_path / "README.md"
+    readme.write_text("intro\n<!-- serve-load:start -->\nold\n<!-- serve-load:end -->\nrest\n")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "serve_load.py"), "--registry", str(trained_registry), "--workers", "1", "--rates", "20", "--seconds", "1",
+         "--batches", "2", "--batch-size", "5", "--out", str(out), "--readme", str(readme)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    table = out.read_text()
+    assert "| 1 | 20 req/s, 1 article | 20 | 0 |" in table and "| 1 | batches of 5 | 2 | 0 |" in table and "CLI on the same 10 articles" in table
+    text = readme.read_text()
+    assert (
+        text.startswith("intro\n<!-- serve-load:start -->\n")
+        and "old" not in text
+        and text.endswith("<!-- serve-load:end -->\nrest\n")
+        and "| 1 | 20 req/s" in text
+    )
 
 
 # ----------------------------------------------------------------- shutdown

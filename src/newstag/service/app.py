@@ -174,7 +174,7 @@ def create_app(settings: Settings, holder: ModelHolder | None = None) -> FastAPI
     metrics = ServiceMetrics()
     holder.log = _metered(holder.log, metrics)
     watcher = Watcher(holder, settings.poll_seconds)
-    batcher = MicroBatcher(settings.max_articles)
+    batcher = MicroBatcher(settings.max_articles, observe=metrics.engine_batch.observe)
     if holder.ready:
         metrics.set_models(holder.current.versions)
 

@@ -16,7 +16,7 @@ requests holding the same labeller objects, so its versions stay its own.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,8 +39,9 @@ class MicroBatcher:
     """One engine call at a time per process; queued requests with the same
     models and options share the next call."""
 
-    def __init__(self, max_articles: int = 1000):
+    def __init__(self, max_articles: int = 1000, observe: Callable[[int], None] | None = None):
         self.max_articles = max_articles
+        self.observe = observe  # called with the number of articles of each engine call
         self._queue: list[_Job] = []
         self._draining = False
         self._task: asyncio.Future | None = None
@@ -82,6 +83,8 @@ class MicroBatcher:
                 group = self._take()
                 records = [r for job in group for r in job.records]
                 self.calls += 1
+                if self.observe is not None:
+                    self.observe(len(records))
                 try:
                     out = await run_in_threadpool(predict_batch, records, group[0].labellers, **group[0].options)
                 except Exception as exc:  # every request of the call gets the error; the queue goes on

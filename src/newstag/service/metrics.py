@@ -24,6 +24,12 @@ class ServiceMetrics:
         self.latency = Histogram("newstag_http_request_duration_seconds", "Request latency by route", ["route"], buckets=BUCKETS, registry=self.registry)
         self.articles = Counter("newstag_articles_labelled", "Articles labelled", registry=self.registry)
         self.errors = Counter("newstag_errors", "Errors by kind (bad articles and rejected requests)", ["kind"], registry=self.registry)
+        self.engine_batch = Histogram(
+            "newstag_engine_batch_articles",
+            "Articles per engine call (concurrent requests are labelled together)",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000),
+            registry=self.registry,
+        )
         self.model_info = Gauge("newstag_model_info", "1 for each model version served", ["task", "version"], registry=self.registry)
         self.reloads = Counter("newstag_model_reloads", "Model refresh outcomes", ["outcome"], registry=self.registry)
 
