@@ -11,6 +11,13 @@ idle service labels a request at once; under load the batches grow by
 themselves. Results are the same as labelling each request alone (every
 article is scored independently), and a request is only ever grouped with
 requests holding the same labeller objects, so its versions stay its own.
+
+Small calls (up to :data:`INLINE_ARTICLES` articles) run on the event loop
+itself: with the engine in a thread, the GIL would ping-pong between it and
+the loop reading new requests, so fewer requests would be queued for the
+next call (measured: about half the batching). While such a call runs
+(milliseconds) nothing else is served. Larger calls go to a thread so that
+``/healthz`` and ``/metrics`` stay responsive during a big batch.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from starlette.concurrency import run_in_threadpool
 
 from newstag.data.records import Record
 from newstag.serve.predict import Labeller, predict_batch
+
+INLINE_ARTICLES = 32  # engine calls up to this size run on the event loop (see the module docstring)
 
 
 @dataclass
@@ -80,13 +89,17 @@ class MicroBatcher:
     async def _drain(self) -> None:
         try:
             while self._queue:
+                await asyncio.sleep(0)  # let the loop read the requests that arrived meanwhile: they join this call
                 group = self._take()
                 records = [r for job in group for r in job.records]
                 self.calls += 1
                 if self.observe is not None:
                     self.observe(len(records))
                 try:
-                    out = await run_in_threadpool(predict_batch, records, group[0].labellers, **group[0].options)
+                    if len(records) <= INLINE_ARTICLES:
+                        out = predict_batch(records, group[0].labellers, **group[0].options)
+                    else:
+                        out = await run_in_threadpool(predict_batch, records, group[0].labellers, **group[0].options)
                 except Exception as exc:  # every request of the call gets the error; the queue goes on
                     for job in group:
                         if not job.future.done():
