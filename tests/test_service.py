@@ -307,6 +307,29 @@ def test_tampered_or_incompatible_model_is_refused_and_the_old_keeps_serving(ser
     assert len(refused) == 1 and reason in refused[0]["reason"]  # logged once, not at every poll
 
 
+def test_each_worker_picks_up_a_promotion_on_its_own(trained_registry, tmp_path):
+    reg = tmp_path / "registry"
+    shutil.copytree(trained_registry, reg, ignore=shutil.ignore_patterns("model.joblib"))
+    _copy_version(reg, "topics", "v2")
+    subprocess.run([str(BIN / "newstag"), "--registry", str(reg), "models", "promote", "topics@v1", "production"], check=True, capture_output=True)
+    proc, url, log = _start(reg, "--workers", "2")
+    try:
+        subprocess.run([str(BIN / "newstag"), "--registry", str(reg), "models", "promote", "topics@v2", "production"], check=True, capture_output=True)
+        deadline, seen = time.monotonic() + 30, []
+        with httpx.Client(base_url=url, timeout=10) as c:
+            while time.monotonic() < deadline:
+                seen = [c.get("/readyz", headers={"connection": "close"}).json()["models"]["topics"] for _ in range(10)]  # new connections: both workers
+                if set(seen) == {"topics@v2"}:
+                    break
+                time.sleep(0.2)
+        assert set(seen) == {"topics@v2"}
+        loaded = [e for e in _log_events(log) if e["event"] == "models_loaded" and e["changed"].get("topics", {}).get("to") == "topics@v2"]
+        assert len(loaded) == 2  # one swap per worker process
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+
+
 # ---------------------------------------------------------------- benchmark
 
 
