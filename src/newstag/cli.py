@@ -203,6 +203,45 @@ def cmd_models_verify(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -------------------------------------------------------------------- serve
+
+SERVE_EPILOG = """\
+endpoints:
+  POST /v1/label    one article (JSON object) or a list; the objects `newstag predict`
+                    prints; ?explain=N&all_scores=true&threshold=T&model=topics
+  GET  /v1/models   served versions, thresholds, test metrics
+  POST /v1/reload   reload now (header 'Authorization: Bearer $NEWSTAG_RELOAD_TOKEN')
+  GET  /healthz /readyz /metrics (Prometheus)   GET /docs, /openapi.json
+
+models are re-resolved every --poll seconds: `newstag models promote` or a new
+latest version is verified (sha256, format, a probe article) and swapped in
+without downtime; a tampered or incompatible one is refused and logged, the old
+one keeps serving. With --workers N each worker reloads on its own.
+
+exit status: 0 stopped (SIGTERM/SIGINT, after requests in flight finish);
+  2 usage error: bad arguments, unknown or unloadable model, serve extra missing
+"""
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    if args.workers < 1 or not 0 < args.port < 65536 or args.max_articles < 1 or args.max_bytes < 1 or args.poll < 0:
+        raise UsageError("--workers, --max-articles and --max-bytes must be >= 1, --port in 1-65535, --poll >= 0")
+    try:
+        from newstag.service.app import Settings
+        from newstag.service.server import serve
+    except ImportError as exc:
+        raise UsageError(f"newstag serve needs the 'serve' extra: pip install 'newstag[serve]' ({exc})") from exc
+    settings = Settings(
+        models=args.model or [],
+        registry=str(Path(args.registry).resolve()) if args.registry else None,
+        max_articles=args.max_articles,
+        max_bytes=args.max_bytes,
+        poll_seconds=args.poll,
+        allow_version_mismatch=args.allow_version_mismatch,
+    )
+    return serve(settings, host=args.host, port=args.port, workers=args.workers)
+
+
 # ------------------------------------------------------------------ reports
 
 
@@ -333,6 +372,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-o", "--out", help="output folder (default: experiments/reports/leaderboard)")
     r.add_argument("--no-registry", action="store_true", help="leave registered versions out")
     r.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser(
+        "serve", help="label articles over HTTP (FastAPI; the serve extra)", epilog=SERVE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1; put a reverse proxy in front for other machines)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, help="worker processes (each loads and reloads its own models)")
+    p.add_argument("-m", "--model", action="append", help="model reference to serve; repeatable. Default: each task at production, else latest")
+    p.add_argument("--max-articles", type=int, default=1000, help="most articles in one request (more: 413)")
+    p.add_argument("--max-bytes", type=int, default=10 * 1024 * 1024, help="largest request body in bytes (more: 413)")
+    p.add_argument("--poll", type=float, default=2.0, metavar="SECONDS", help="registry watch interval; 0 turns the watch off (POST /v1/reload only)")
+    p.add_argument("--allow-version-mismatch", action="store_true", help="serve models saved by another scikit-learn minor version")
+    p.set_defaults(func=cmd_serve)
 
     # listed for --help; main() hands `newstag data ...` to newstag.data.datasheet, imported only then
     sub.add_parser("data", help="corpus tools: validate files, corpus stats and datasheet, the train/test split", add_help=False)
