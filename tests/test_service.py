@@ -27,6 +27,8 @@ from schemathesis.checks import content_type_conformance, not_a_server_error, re
 
 from conftest import BIN, shared_or_skip, write_jsonl
 
+pytestmark = pytest.mark.xdist_group("service")  # one worker starts the module's servers (make test runs -n 2)
+
 TOKEN = "test-reload-token"
 MAX_ARTICLES, MAX_BYTES = 50, 400_000
 
