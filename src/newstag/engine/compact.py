@@ -453,6 +453,25 @@ class CompactModel:
         self._names: np.ndarray | None = None
         self._cache = _WordCache()
         self._lock = threading.Lock()  # the word cache is shared state
+        self._reference_matchers = [block.matcher for block, _, _ in self.blocks if isinstance(block, _Alias)]
+        self.engine = "numpy"
+        self.set_engine("auto")
+
+    def set_engine(self, engine: str = "auto") -> str:
+        """Serve with the ``compiled`` front end or the ``numpy`` reference
+        (``auto``: compiled when the extension imports, unless
+        ``NEWSTAG_ENGINE`` says otherwise). Returns the engine now serving;
+        raises :class:`~newstag.engine.frontend.EngineUnavailable` when
+        ``compiled`` is asked for and cannot run."""
+        from newstag.engine import frontend
+
+        self.engine = frontend.resolve(engine)
+        aliases = [block for block, _, _ in self.blocks if isinstance(block, _Alias)]
+        for block, reference in zip(aliases, self._reference_matchers):
+            block.matcher = frontend.CompiledAliasMatcher.like(reference) if self.engine == "compiled" else reference
+        if self.roles is not None:
+            self.roles.set_engine(self.engine)
+        return self.engine
 
     # features
     def _blocks(self, articles: Sequence[Any], prepared: dict | None = None) -> list[tuple[Any, int]]:

@@ -1,0 +1,202 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Compiled hot loops of the compact engine (built by ``setup.py`` when a C
+compiler is there; :mod:`newstag.engine.frontend` falls back to the pure
+Python reference otherwise).
+
+Every function here is a port of a reference in :mod:`newstag.text` with the
+same output, checked by ``tests/test_frontend.py`` on the corpus and on
+generated text: the character classes are CPython's own (``\\w`` of ``re``
+is ``Py_UNICODE_ISALNUM`` or ``_``), the iteration orders are the reference's.
+"""
+
+from cpython.unicode cimport Py_UNICODE_ISALNUM
+from libc.stdlib cimport free, malloc
+
+_PUNCT = frozenset('«»“”"()-–—:')
+
+
+cdef inline bint _is_word(Py_UCS4 c):
+    """``re``'s ``\\w`` on a ``str`` pattern."""
+    return Py_UNICODE_ISALNUM(c) or c == 95  # "_"
+
+
+cdef inline bint _is_token_punct(Py_UCS4 c):
+    # the one-character alternatives of mentions._TOKEN: «»“”"()-–—:
+    return c == 0xAB or c == 0xBB or c == 0x201C or c == 0x201D or c == 34 or c == 40 or c == 41 or c == 45 or c == 0x2013 or c == 0x2014 or c == 58
+
+
+def quote_regions(str text):
+    """Port of ``newstag.text.mentions._quote_regions``."""
+    cdef Py_ssize_t i, n = len(text), start = 0, depth = 0
+    cdef bint straight = False
+    cdef Py_UCS4 ch
+    regions = []
+    for i in range(n):
+        ch = text[i]
+        if ch == 0xAB or ch == 0x201C:  # « “
+            if depth == 0 and not straight:
+                start = i
+            depth += 1
+        elif (ch == 0xBB or ch == 0x201D) and depth:  # » ”
+            depth -= 1
+            if depth == 0 and not straight:
+                regions.append((start, i))
+        elif ch == 34:  # "
+            if not straight and depth == 0:
+                start = i
+                straight = True
+            elif straight:
+                regions.append((start, i))
+                straight = False
+        elif ch == 10 and (depth or straight) and i + 1 < n and text[i + 1] == 10:
+            regions.append((start, i))
+            depth = 0
+            straight = False
+    if depth or straight:
+        regions.append((start, n))
+    return regions
+
+
+cdef list _tokens(str text):
+    """(start, end) of every match of ``\\w+|[«»“”"()\\-–—:]``, in order."""
+    cdef Py_ssize_t i = 0, j, n = len(text)
+    cdef Py_UCS4 ch
+    out = []
+    while i < n:
+        ch = text[i]
+        if _is_word(ch):
+            j = i + 1
+            while j < n and _is_word(text[j]):
+                j += 1
+            out.append((i, j))
+            i = j
+        else:
+            if _is_token_punct(ch):
+                out.append((i, i + 1))
+            i += 1
+    return out
+
+
+def hit_windows(str lowered, list hits, int window):
+    """Port of ``MentionFeaturizer._hit_windows``: ``hits`` are
+    ``(start, end, actor)`` in the field's hit order; returns each hit's
+    context feature keys in the reference's order."""
+    cdef Py_ssize_t n_hits = len(hits), n_tok, k = 0, i, a, b, pos, m, lo, hi, s
+    cdef Py_ssize_t *seq
+    cdef Py_ssize_t *inside
+    cdef Py_ssize_t n_inside, n_seq = 0, hs, he, hn, nl
+    tokens = _tokens(lowered)
+    n_tok = len(tokens)
+    spans = sorted([(hits[i][0], hits[i][1], i) for i in range(n_hits)])
+    actors = [h[2] for h in hits]
+    at = [-1] * n_hits
+    # seq: >= 0 a token index, < 0 the hit -1 - value
+    seq = <Py_ssize_t *> malloc((n_tok + 1) * sizeof(Py_ssize_t))
+    inside = <Py_ssize_t *> malloc(7 * sizeof(Py_ssize_t))
+    try:
+        for i in range(n_tok):
+            s = tokens[i][0]
+            while k < n_hits and spans[k][1] <= s:
+                k += 1
+            n_inside = 0
+            for m in range(k, min(k + 6, n_hits)):
+                hs, he, hn = spans[m]
+                if hs <= s < he:
+                    inside[n_inside] = hn
+                    n_inside += 1
+            if n_inside == 0:
+                seq[n_seq] = i
+                n_seq += 1
+                continue
+            pos = 0
+            if n_seq and seq[n_seq - 1] < 0:
+                for m in range(n_inside):
+                    if inside[m] == -1 - seq[n_seq - 1]:
+                        pos = 1
+                        break
+            if not pos:
+                seq[n_seq] = -1 - inside[0]
+                n_seq += 1
+            for m in range(n_inside):
+                if at[inside[m]] < 0:
+                    at[inside[m]] = n_seq - 1
+        out = []
+        for i in range(n_hits):
+            a = at[i]
+            if a < 0:
+                out.append([])
+                continue
+            actor = actors[-1 - seq[a]]
+            lo = a - window if a - window > 0 else 0
+            hi = a + 1 + window if a + 1 + window < n_seq else n_seq
+            left = []
+            right = []
+            for m in range(lo, a):
+                left.append(_masked(lowered, tokens, actors, seq[m], actor))
+            for m in range(a + 1, hi):
+                right.append(_masked(lowered, tokens, actors, seq[m], actor))
+            nl = len(left)  # no negative indexing: wraparound is off
+            keys = ["l1=" + left[nl - 1] if nl else "l1=^", "r1=" + right[0] if right else "r1=$"]
+            if nl >= 2:
+                keys.append("l2=" + left[nl - 2] + " " + left[nl - 1])
+            if len(right) >= 2:
+                keys.append("r2=" + right[0] + " " + right[1])
+            keys.extend(["w=" + t for t in {t for t in left + right if t not in _PUNCT}])
+            out.append(keys)
+        return out
+    finally:
+        free(seq)
+        free(inside)
+
+
+cdef inline str _masked(str lowered, list tokens, list actors, Py_ssize_t v, object actor):
+    if v >= 0:
+        a, b = tokens[v]
+        return lowered[a:b]
+    return "X" if actors[-1 - v] == actor else "A"
+
+
+def score(dict feats, dict vocab, double[::1] coef, double intercept):
+    """Port of ``CompactRoles._score`` without the parts: the candidate
+    classifier's margin, summed in the features' order."""
+    cdef double z = intercept
+    cdef Py_ssize_t i
+    for name, value in feats.items():
+        j = vocab.get(name)
+        if j is not None:
+            i = j
+            z += coef[i] * <double> value
+    return z
+
+
+def aho_spans(automaton, str text):
+    """Alias hits as ``AliasMatcher``'s regex finds them, from a
+    pyahocorasick automaton whose values are ``(length, label indices)``.
+
+    The regex ``(?<!\\w)(alias|...)(?!\\w)`` scans left to right; at each
+    start it takes the longest alias with no word character on either side,
+    and resumes after it. So: keep every bounded match, the longest per
+    start, then sweep starts in order skipping those inside a taken hit.
+    """
+    cdef Py_ssize_t n = len(text), start, end, length, pos = 0
+    best = {}
+    for last, value in automaton.iter(text):
+        length = value[0]
+        end = last + 1
+        start = end - length
+        if start > 0 and _is_word(text[start - 1]):
+            continue
+        if end < n and _is_word(text[end]):
+            continue
+        prev = best.get(start)
+        if prev is None or prev[0] < end:
+            best[start] = (end, value[1])
+    out = []
+    for start in sorted(best):
+        if start < pos:
+            continue
+        end, labels = best[start]
+        for i in labels:
+            out.append((start, end, i))
+        pos = end
+    return out
