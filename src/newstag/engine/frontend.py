@@ -19,6 +19,7 @@ debugging).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from types import ModuleType
@@ -82,6 +83,7 @@ class CompiledAliasMatcher(AliasMatcher):
         super().__init__(labels, loose, exact)
         self._loose_aho = self._automaton(self.loose)
         self._exact_aho = self._automaton(self.exact)
+        self._memo: dict[str, set[tuple[int, int, int]]] = {}
 
     @staticmethod
     def _automaton(keys: Mapping[str, Sequence[int]]) -> Any:
@@ -98,9 +100,22 @@ class CompiledAliasMatcher(AliasMatcher):
 
     @classmethod
     def like(cls, matcher: AliasMatcher) -> CompiledAliasMatcher:
-        return cls(matcher.labels, matcher.loose, matcher.exact)
+        """The compiled matcher with ``matcher``'s aliases: one shared
+        instance per alias set, so the alias-count block and the role
+        stacker of a model (same schema) share its memo of recent texts."""
+        key = json.dumps([matcher.labels, sorted(matcher.loose.items()), sorted(matcher.exact.items())], ensure_ascii=False)
+        shared = _SHARED.get(key)
+        if shared is None:
+            shared = _SHARED[key] = cls(matcher.labels, matcher.loose, matcher.exact)
+        return shared
 
     def _hits(self, text: str) -> set[tuple[int, int, int]]:
+        """The hits of ``text`` (callers must not change the set: it is
+        memoised, because one batch asks for the same fields twice: alias
+        counts, then mention features)."""
+        hits = self._memo.get(text)
+        if hits is not None:
+            return hits
         from newstag.text.preparation import fold_and_lower
 
         assert _FRONTEND is not None  # an instance exists only when it imports
@@ -108,7 +123,14 @@ class CompiledAliasMatcher(AliasMatcher):
         hits = set(_FRONTEND.aho_spans(self._loose_aho, lowered)) if self._loose_aho is not None else set()
         if self._exact_aho is not None:
             hits.update(_FRONTEND.aho_spans(self._exact_aho, folded))
+        if len(self._memo) >= _MEMO:  # a few batches' fields; memory stays flat on streams
+            self._memo.clear()
+        self._memo[text] = hits
         return hits
+
+
+_SHARED: dict[str, CompiledAliasMatcher] = {}
+_MEMO = 8192
 
 
 class CompiledMentionFeaturizer(MentionFeaturizer):
