@@ -10,6 +10,7 @@ is ``Py_UNICODE_ISALNUM`` or ``_``), the iteration orders are the reference's.
 """
 
 from cpython.unicode cimport Py_UNICODE_ISALNUM
+from libc.math cimport log1p
 from libc.stdlib cimport free, malloc
 
 _PUNCT = frozenset('«»“”"()-–—:')
@@ -199,4 +200,90 @@ def aho_spans(automaton, str text):
         for i in labels:
             out.append((start, end, i))
         pos = end
+    return out
+
+
+def candidates(featurizer, article):
+    """Port of ``MentionFeaturizer.candidates`` (same dicts, same key order);
+    ``featurizer`` supplies the fields, alias spans, alias kinds and window."""
+    from newstag.text.mentions import _is_dateline, _paragraph_spans
+    from newstag.text.preparation import fold_and_lower
+
+    cdef Py_ssize_t s, e, n, n_hits, total = 0, start, top = 0, c, window = featurizer.window
+    cdef bint body
+    texts = dict(featurizer._fields(article))
+    matcher = featurizer.matcher
+    by_field = []  # (name, text, [(start, end, actor, matched)])
+    counts = {}
+    for name, text in texts.items():
+        if not text:
+            continue
+        hits = [(s, e, i, text[s:e]) for s, e, i in matcher.spans(text)]
+        by_field.append((name, text, hits))
+        for h in hits:
+            counts[h[2]] = counts.get(h[2], 0) + 1
+        total += len(hits)
+    if total == 0:
+        return {}
+    for c in counts.values():
+        if c > top:
+            top = c
+    feats = {}
+    positions = {}
+    kinds = {}
+    for name, text, hits in by_field:
+        n_hits = len(hits)
+        if n_hits == 0:
+            continue
+        body = name == "body"
+        quotes = quote_regions(text)
+        paragraphs = _paragraph_spans(text) if body else []
+        windows = hit_windows(fold_and_lower(text)[1], [(h[0], h[1], h[2]) for h in hits], window)
+        for n in range(n_hits):
+            start = hits[n][0]
+            actor = hits[n][2]
+            f = feats.get(actor)
+            if f is None:
+                f = feats[actor] = {}
+                positions[actor] = []
+            for key in windows[n]:
+                f[key] = f.get(key, 0) + 1
+            where = {name}
+            for a, b in quotes:
+                if a < start < b:
+                    where.add("quote")
+                    break
+            if body:
+                if _is_dateline(text, start, hits[n][1]):
+                    where.add("dateline")
+                if paragraphs and start < paragraphs[0][1] and not (len(paragraphs) == 1 and start > 400):
+                    where.add("lede")
+                if len(paragraphs) >= 3 and start >= paragraphs[len(paragraphs) - 1][0]:
+                    where.add("last")
+            positions[actor].append(where)
+            key = "kind=" + featurizer._kind(hits[n][3])
+            f[key] = f.get(key, 0) + 1
+    labels = matcher.labels
+    n_actors = len(counts)
+    alone = 1.0 if n_actors == 1 else 0.0
+    n_candidates = log1p(n_actors)
+    headline_only = 1.0 if (not texts.get("body") and not texts.get("subtitle")) else 0.0
+    out = {}
+    for actor, f in feats.items():
+        row = {k: log1p(v) for k, v in f.items()}
+        wheres = positions[actor]
+        for place in set().union(*wheres):
+            row["in=" + place] = 1.0
+        for only in ("dateline", "quote", "title"):
+            if all(only in w for w in wheres):
+                row["only=" + only] = 1.0
+        c = counts[actor]
+        row["hits"] = log1p(c)
+        row["share"] = <double> c / <double> total
+        row["top"] = 1.0 if c == top else 0.0
+        row["alone"] = alone
+        row["candidates"] = n_candidates
+        row["headline_only"] = headline_only
+        row["actor=" + labels[actor]] = 1.0
+        out[actor] = row
     return out

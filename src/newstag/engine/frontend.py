@@ -134,14 +134,19 @@ _MEMO = 8192
 
 
 class CompiledMentionFeaturizer(MentionFeaturizer):
-    """:class:`MentionFeaturizer` with its per-token loops compiled and the
-    alias kinds memoised (a few hundred distinct aliases occur)."""
+    """:class:`MentionFeaturizer` with :meth:`candidates` and its per-token
+    loops compiled (ports with the same output) and the alias kinds memoised
+    (a few hundred distinct aliases occur)."""
 
     def __init__(self, matcher: AliasMatcher, kinds: AliasKinds, window: int = 6):
         if _FRONTEND is None:
             raise EngineUnavailable(_WHY)
         super().__init__(matcher if isinstance(matcher, CompiledAliasMatcher) else CompiledAliasMatcher.like(matcher), kinds, window)
         self._kinds: dict[str, str] = {}
+
+    def candidates(self, article: Any) -> dict[int, dict[str, float]]:
+        assert _FRONTEND is not None
+        return _FRONTEND.candidates(self, article)
 
     def _hit_windows(self, lowered: str, hits: Sequence[Any]) -> list[list[str]]:
         assert _FRONTEND is not None
