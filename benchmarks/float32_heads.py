@@ -44,7 +44,7 @@ def compare(task: str, articles: list) -> dict:
         "float64_mb": round(len(data) / 1e6, 2),
         "float32_mb": round(len(small) / 1e6, 2),
         "max_abs_dp": float(np.abs(P64 - P32).max()),
-        "labels_changed": int(np.not_equal(P64 >= t, P32 >= t).sum()),
+        "labels_changed": int(np.not_equal(np.greater_equal(P64, t), np.greater_equal(P32, t)).sum()),
         "decisions": int(P64.size),
     }
 
