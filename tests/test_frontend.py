@@ -117,7 +117,7 @@ def test_alias_spans_match_on_generated_text(reference, compiled, pieces, data):
     assert compiled.matcher.spans(text) == reference.matcher.spans(text)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_mention_features_match_on_generated_articles(reference, compiled, pieces, data):
     article = {"title": data.draw(_text(pieces)), "subtitle": data.draw(_text(pieces)), "text": data.draw(_text(pieces))}
@@ -164,6 +164,21 @@ def test_same_probabilities_as_scikit_learn(registry, engines, corpus_test):
         sk = load(task, registry, engine="sklearn")
         assert sk.engine == "sklearn"
         assert np.abs(by_engine["compiled"].probabilities(articles) - sk.probabilities(articles)).max() < 1e-6, task
+
+
+def test_models_with_the_same_block_share_its_matrix(engines, corpus_test):
+    """Topics and actors share their TF-IDF blocks within a batch: same
+    probabilities as each model alone, one computation per block."""
+    articles = corpus_test[:60]
+    for engine in ("compiled", "numpy"):
+        topics, actors = engines["topics"][engine], engines["actors"][engine]
+        prepared: dict = {}
+        together = [topics.probabilities(articles, prepared), actors.probabilities(articles, prepared)]
+        assert np.array_equal(together[0], topics.probabilities(articles))
+        assert np.array_equal(together[1], actors.probabilities(articles))
+        shared = {k[1] for k in prepared if isinstance(k, tuple) and k[0] == "block"}
+        own = {getattr(b, "fingerprint", id(b)) for m in (topics, actors) for b, _, _ in m.model.blocks}
+        assert shared == own
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

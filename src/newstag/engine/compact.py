@@ -28,6 +28,7 @@ probabilities.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 import json
@@ -264,6 +265,13 @@ class _Tfidf:
         self.idf = arrays[f"{prefix}idf"]
         self.dtype = np.dtype(meta["dtype"])
         self.terms = arrays[f"{prefix}terms"]
+        # what the block computes depends on its settings and arrays only:
+        # models with the same block (topics and actors) share its matrix
+        digest = hashlib.blake2b(json.dumps(meta, sort_keys=True).encode(), digest_size=16)
+        for name in sorted(k for k in arrays if k.startswith(prefix)):
+            digest.update(name.encode())
+            digest.update(np.ascontiguousarray(arrays[name]).tobytes())
+        self.fingerprint = digest.hexdigest()
         lo, hi = meta["ngram_range"]
         self.lo, self.hi = lo, hi
         if meta["analyzer"] == "word":
@@ -481,7 +489,10 @@ class CompactModel:
         out = []
         with self._lock:
             for block, offset, weight in self.blocks:
-                X = block.transform(articles, self._cache, prepared)
+                key = ("block", getattr(block, "fingerprint", id(block)))
+                X = prepared.get(key)
+                if X is None:  # another model of this batch may have computed the same block
+                    X = prepared[key] = block.transform(articles, self._cache, prepared)
                 out.append(((X * weight if weight != 1.0 else X), offset))
         return out
 
