@@ -58,24 +58,28 @@ def quote_regions(str text):
     return regions
 
 
-cdef list _tokens(str text):
-    """(start, end) of every match of ``\\w+|[«»“”"()\\-–—:]``, in order."""
-    cdef Py_ssize_t i = 0, j, n = len(text)
+cdef Py_ssize_t _tokens(str text, Py_ssize_t *starts, Py_ssize_t *ends):
+    """Bounds of every match of ``\\w+|[«»“”"()\\-–—:]``, in order, into
+    ``starts``/``ends`` (room for ``len(text)``); returns how many."""
+    cdef Py_ssize_t i = 0, j, n = len(text), k = 0
     cdef Py_UCS4 ch
-    out = []
     while i < n:
         ch = text[i]
         if _is_word(ch):
             j = i + 1
             while j < n and _is_word(text[j]):
                 j += 1
-            out.append((i, j))
+            starts[k] = i
+            ends[k] = j
+            k += 1
             i = j
         else:
             if _is_token_punct(ch):
-                out.append((i, i + 1))
+                starts[k] = i
+                ends[k] = i + 1
+                k += 1
             i += 1
-    return out
+    return k
 
 
 def hit_windows(str lowered, list hits, int window):
@@ -85,18 +89,21 @@ def hit_windows(str lowered, list hits, int window):
     cdef Py_ssize_t n_hits = len(hits), n_tok, k = 0, i, a, b, pos, m, lo, hi, s
     cdef Py_ssize_t *seq
     cdef Py_ssize_t *inside
+    cdef Py_ssize_t *starts
+    cdef Py_ssize_t *ends
     cdef Py_ssize_t n_inside, n_seq = 0, hs, he, hn, nl
-    tokens = _tokens(lowered)
-    n_tok = len(tokens)
     spans = sorted([(hits[i][0], hits[i][1], i) for i in range(n_hits)])
     actors = [h[2] for h in hits]
     at = [-1] * n_hits
     # seq: >= 0 a token index, < 0 the hit -1 - value
-    seq = <Py_ssize_t *> malloc((n_tok + 1) * sizeof(Py_ssize_t))
+    seq = <Py_ssize_t *> malloc((len(lowered) + 1) * sizeof(Py_ssize_t))
+    starts = <Py_ssize_t *> malloc((len(lowered) + 1) * sizeof(Py_ssize_t))
+    ends = <Py_ssize_t *> malloc((len(lowered) + 1) * sizeof(Py_ssize_t))
     inside = <Py_ssize_t *> malloc(7 * sizeof(Py_ssize_t))
     try:
+        n_tok = _tokens(lowered, starts, ends)
         for i in range(n_tok):
-            s = tokens[i][0]
+            s = starts[i]
             while k < n_hits and spans[k][1] <= s:
                 k += 1
             n_inside = 0
@@ -133,9 +140,9 @@ def hit_windows(str lowered, list hits, int window):
             left = []
             right = []
             for m in range(lo, a):
-                left.append(_masked(lowered, tokens, actors, seq[m], actor))
+                left.append(_masked(lowered, starts, ends, actors, seq[m], actor))
             for m in range(a + 1, hi):
-                right.append(_masked(lowered, tokens, actors, seq[m], actor))
+                right.append(_masked(lowered, starts, ends, actors, seq[m], actor))
             nl = len(left)  # no negative indexing: wraparound is off
             keys = ["l1=" + left[nl - 1] if nl else "l1=^", "r1=" + right[0] if right else "r1=$"]
             if nl >= 2:
@@ -147,13 +154,14 @@ def hit_windows(str lowered, list hits, int window):
         return out
     finally:
         free(seq)
+        free(starts)
+        free(ends)
         free(inside)
 
 
-cdef inline str _masked(str lowered, list tokens, list actors, Py_ssize_t v, object actor):
+cdef inline str _masked(str lowered, Py_ssize_t *starts, Py_ssize_t *ends, list actors, Py_ssize_t v, object actor):
     if v >= 0:
-        a, b = tokens[v]
-        return lowered[a:b]
+        return lowered[starts[v]:ends[v]]
     return "X" if actors[-1 - v] == actor else "A"
 
 
@@ -238,7 +246,8 @@ def candidates(featurizer, article):
         body = name == "body"
         quotes = quote_regions(text)
         paragraphs = _paragraph_spans(text) if body else []
-        windows = hit_windows(fold_and_lower(text)[1], [(h[0], h[1], h[2]) for h in hits], window)
+        lowered = matcher.lowered(text) if hasattr(matcher, "lowered") else fold_and_lower(text)[1]
+        windows = hit_windows(lowered, [(h[0], h[1], h[2]) for h in hits], window)
         for n in range(n_hits):
             start = hits[n][0]
             actor = hits[n][2]

@@ -83,7 +83,7 @@ class CompiledAliasMatcher(AliasMatcher):
         super().__init__(labels, loose, exact)
         self._loose_aho = self._automaton(self.loose)
         self._exact_aho = self._automaton(self.exact)
-        self._memo: dict[str, set[tuple[int, int, int]]] = {}
+        self._memo: dict[str, tuple[set[tuple[int, int, int]], str]] = {}
 
     @staticmethod
     def _automaton(keys: Mapping[str, Sequence[int]]) -> Any:
@@ -113,9 +113,17 @@ class CompiledAliasMatcher(AliasMatcher):
         """The hits of ``text`` (callers must not change the set: it is
         memoised, because one batch asks for the same fields twice: alias
         counts, then mention features)."""
-        hits = self._memo.get(text)
-        if hits is not None:
-            return hits
+        return self._match(text)[0]
+
+    def lowered(self, text: str) -> str:
+        """``fold_and_lower(text)[1]``, memoised with the hits (the mention
+        featurizer reads it right after matching)."""
+        return self._match(text)[1]
+
+    def _match(self, text: str) -> tuple[set[tuple[int, int, int]], str]:
+        done = self._memo.get(text)
+        if done is not None:
+            return done
         from newstag.text.preparation import fold_and_lower
 
         assert _FRONTEND is not None  # an instance exists only when it imports
@@ -125,8 +133,8 @@ class CompiledAliasMatcher(AliasMatcher):
             hits.update(_FRONTEND.aho_spans(self._exact_aho, folded))
         if len(self._memo) >= _MEMO:  # a few batches' fields; memory stays flat on streams
             self._memo.clear()
-        self._memo[text] = hits
-        return hits
+        self._memo[text] = (hits, lowered)
+        return hits, lowered
 
 
 _SHARED: dict[str, CompiledAliasMatcher] = {}
