@@ -539,7 +539,11 @@ class CompactModel:
         out = np.zeros((len(articles), len(self.labels_)))
         np.add.at(out.T, self.unit_label, P.T)
         out /= np.bincount(self.unit_label, minlength=len(self.labels_))
-        return self.roles.stack(articles, out) if self.roles is not None else out
+        out = self.roles.stack(articles, out) if self.roles is not None else out
+        for block, _, _ in self.blocks:  # the compiled matcher's memo serves one batch
+            if isinstance(block, _Alias) and hasattr(block.matcher, "forget"):
+                block.matcher.forget()
+        return out
 
     def role_evidence(self, article: Any, label: str, n: int = 5) -> list[dict[str, Any]]:
         """Mention features behind ``label`` (role-stacked models; else none)."""

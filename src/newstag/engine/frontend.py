@@ -115,6 +115,11 @@ class CompiledAliasMatcher(AliasMatcher):
         counts, then mention features)."""
         return self._match(text)[0]
 
+    def forget(self) -> None:
+        """Drop the memo (the model calls it after each batch: memory stays
+        that of one batch)."""
+        self._memo.clear()
+
     def lowered(self, text: str) -> str:
         """``fold_and_lower(text)[1]``, memoised with the hits (the mention
         featurizer reads it right after matching)."""
