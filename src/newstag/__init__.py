@@ -26,11 +26,12 @@ if TYPE_CHECKING:
     from newstag.serve.predict import Labeller
 
 
-def load(ref: str, registry: Any = None, allow_version_mismatch: bool = False) -> Labeller:
-    """Load a registered model (see :func:`newstag.serve.predict.load`)."""
+def load(ref: str, registry: Any = None, allow_version_mismatch: bool = False, engine: str = "auto") -> Labeller:
+    """Load a registered model (see :func:`newstag.serve.predict.load`);
+    ``.engine`` of the result says which engine scores."""
     from newstag.serve.predict import load as _load
 
-    return _load(ref, registry, allow_version_mismatch)
+    return _load(ref, registry, allow_version_mismatch, engine=engine)
 
 
 def label(articles: Any, models: Any = None, *, registry: Any = None, threshold: float | None = None) -> list[dict[str, Any]]:

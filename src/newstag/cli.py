@@ -78,12 +78,13 @@ class _Progress:
         self.enabled = enabled and sys.stderr.isatty()
         self.start = time.perf_counter()
         self.count = 0
+        self.engines = ""  # ", engine compiled": which engine scores
 
     def update(self, n: int) -> None:
         self.count += n
         if self.enabled:
             rate = self.count / max(time.perf_counter() - self.start, 1e-9)
-            sys.stderr.write(f"\rlabelled {self.count:,} articles ({rate:,.0f}/s)")
+            sys.stderr.write(f"\rlabelled {self.count:,} articles ({rate:,.0f}/s{self.engines})")
             sys.stderr.flush()
 
     def close(self) -> None:
@@ -118,6 +119,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     writer = make_writer(args.format, out, tasks)
     failures = 0
     progress = _Progress(not args.quiet)
+    progress.engines = ", engine " + ", ".join(sorted({lab.engine for lab in labellers}))
 
     def report(item) -> None:
         nonlocal failures
@@ -185,8 +187,18 @@ def cmd_models_show(args: argparse.Namespace) -> int:
     manifest = _registry(args).manifest(args.ref)
     if not args.full:
         manifest = {k: v for k, v in manifest.items() if k != "config"}
+    manifest["serving_engine"] = _serving_engine(manifest)
     print(json.dumps(manifest, indent=2, ensure_ascii=False))
     return EXIT_OK
+
+
+def _serving_engine(manifest: dict) -> str:
+    """The engine ``newstag predict --engine auto`` would score this model with."""
+    if not (manifest.get("compact") or {}).get("file"):
+        return "sklearn"
+    from newstag.engine.frontend import resolve
+
+    return resolve("auto")
 
 
 def cmd_models_promote(args: argparse.Namespace) -> int:
@@ -333,9 +345,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-version-mismatch", action="store_true", help="load models saved by another scikit-learn minor version")
     p.add_argument(
         "--engine",
-        choices=("auto", "sklearn"),
+        choices=("auto", "compiled", "numpy", "sklearn"),
         default="auto",
-        help="auto: the compact form when the model has one (fast start, no pickle); sklearn: the pickled pipeline",
+        help="auto: the compact form when the model has one (fast start, no pickle), compiled front end when built, else numpy "
+        "(NEWSTAG_ENGINE=numpy turns the compiled one off); compiled / numpy: that engine of the compact form; sklearn: the pickled pipeline",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     p.set_defaults(func=cmd_predict)

@@ -28,6 +28,7 @@ probabilities.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 import json
@@ -264,6 +265,13 @@ class _Tfidf:
         self.idf = arrays[f"{prefix}idf"]
         self.dtype = np.dtype(meta["dtype"])
         self.terms = arrays[f"{prefix}terms"]
+        # what the block computes depends on its settings and arrays only:
+        # models with the same block (topics and actors) share its matrix
+        digest = hashlib.blake2b(json.dumps(meta, sort_keys=True).encode(), digest_size=16)
+        for name in sorted(k for k in arrays if k.startswith(prefix)):
+            digest.update(name.encode())
+            digest.update(np.ascontiguousarray(arrays[name]).tobytes())
+        self.fingerprint = digest.hexdigest()
         lo, hi = meta["ngram_range"]
         self.lo, self.hi = lo, hi
         if meta["analyzer"] == "word":
@@ -453,6 +461,25 @@ class CompactModel:
         self._names: np.ndarray | None = None
         self._cache = _WordCache()
         self._lock = threading.Lock()  # the word cache is shared state
+        self._reference_matchers = [block.matcher for block, _, _ in self.blocks if isinstance(block, _Alias)]
+        self.engine = "numpy"
+        self.set_engine("auto")
+
+    def set_engine(self, engine: str = "auto") -> str:
+        """Serve with the ``compiled`` front end or the ``numpy`` reference
+        (``auto``: compiled when the extension imports, unless
+        ``NEWSTAG_ENGINE`` says otherwise). Returns the engine now serving;
+        raises :class:`~newstag.engine.frontend.EngineUnavailable` when
+        ``compiled`` is asked for and cannot run."""
+        from newstag.engine import frontend
+
+        self.engine = frontend.resolve(engine)
+        aliases = [block for block, _, _ in self.blocks if isinstance(block, _Alias)]
+        for block, reference in zip(aliases, self._reference_matchers):
+            block.matcher = frontend.CompiledAliasMatcher.like(reference) if self.engine == "compiled" else reference
+        if self.roles is not None:
+            self.roles.set_engine(self.engine)
+        return self.engine
 
     # features
     def _blocks(self, articles: Sequence[Any], prepared: dict | None = None) -> list[tuple[Any, int]]:
@@ -462,7 +489,10 @@ class CompactModel:
         out = []
         with self._lock:
             for block, offset, weight in self.blocks:
-                X = block.transform(articles, self._cache, prepared)
+                key = ("block", getattr(block, "fingerprint", id(block)))
+                X = prepared.get(key)
+                if X is None:  # another model of this batch may have computed the same block
+                    X = prepared[key] = block.transform(articles, self._cache, prepared)
                 out.append(((X * weight if weight != 1.0 else X), offset))
         return out
 
@@ -509,7 +539,11 @@ class CompactModel:
         out = np.zeros((len(articles), len(self.labels_)))
         np.add.at(out.T, self.unit_label, P.T)
         out /= np.bincount(self.unit_label, minlength=len(self.labels_))
-        return self.roles.stack(articles, out) if self.roles is not None else out
+        out = self.roles.stack(articles, out) if self.roles is not None else out
+        for block, _, _ in self.blocks:  # the compiled matcher's memo serves one batch
+            if isinstance(block, _Alias) and hasattr(block.matcher, "forget"):
+                block.matcher.forget()
+        return out
 
     def role_evidence(self, article: Any, label: str, n: int = 5) -> list[dict[str, Any]]:
         """Mention features behind ``label`` (role-stacked models; else none)."""

@@ -46,6 +46,8 @@ class CompactRoles:
         k = meta["kinds"]
         kinds = AliasKinds(frozenset(k["people"]), frozenset(k["adjectives"]), frozenset(k["acronyms"]))
         self.featurizer = MentionFeaturizer(matcher, kinds, int(meta["window"]))
+        self._reference = self.featurizer
+        self._compiled_score: Any = None
         self.vocab = {name: i for i, name in enumerate(meta["vocabulary"])}
         self.names = list(meta["vocabulary"])
         self.coef = arrays["roles_coef"]
@@ -56,6 +58,22 @@ class CompactRoles:
         column = {label: j for j, label in enumerate(labels)}
         self.column = [column.get(name, -1) for name in matcher.labels]
         self.labels = list(labels)
+
+    def set_engine(self, engine: str) -> None:
+        """``compiled`` or ``numpy`` (already resolved, see :mod:`newstag.engine.frontend`)."""
+        from newstag.engine import frontend
+
+        if engine == "compiled":
+            ref = self._reference
+            self.featurizer = frontend.CompiledMentionFeaturizer(ref.matcher, ref.kinds, ref.window)
+            self._compiled_score = frontend.role_score
+        else:
+            self.featurizer, self._compiled_score = self._reference, None
+
+    def _margin(self, feats: dict[str, float]) -> float:
+        if self._compiled_score is not None:
+            return self._compiled_score(feats, self.vocab, self.coef, self.intercept)
+        return self._score(feats)[0]
 
     def _score(self, feats: dict[str, float]) -> tuple[float, list[tuple[str, float]]]:
         z, parts = self.intercept, []
@@ -73,7 +91,7 @@ class CompactRoles:
             for actor, feats in self.featurizer.candidates(article).items():
                 j = self.column[actor]
                 if j >= 0:
-                    R[row, j] = _sigmoid(np.array(self._score(feats)[0])) if self.fitted else 0.5
+                    R[row, j] = _sigmoid(np.array(self._margin(feats))) if self.fitted else 0.5
                     C[row, j] = 1.0
         return _sigmoid(stack_inputs(P, R, C) @ self.stack_coef + self.stack_intercept)
 

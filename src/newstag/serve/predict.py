@@ -21,6 +21,7 @@ from newstag.data.records import Problem, Record
 from newstag.engine.compact import CompactModel
 
 BATCH = 1000
+ENGINES = ("auto", "compact", "compiled", "numpy", "sklearn")
 
 
 class Labeller:
@@ -35,7 +36,12 @@ class Labeller:
         self.thresholds = np.asarray(model.thresholds_, dtype=float)
 
     def __repr__(self) -> str:
-        return f"Labeller({self.ref}, {len(self.labels)} labels)"
+        return f"Labeller({self.ref}, {len(self.labels)} labels, engine={self.engine})"
+
+    @property
+    def engine(self) -> str:
+        """Which engine scores: ``compiled``, ``numpy`` (the compact form) or ``sklearn``."""
+        return self.model.engine if isinstance(self.model, CompactModel) else "sklearn"
 
     def _thresholds(self, override: float | None) -> np.ndarray:
         return self.thresholds if override is None else np.full(len(self.labels), float(override))
@@ -85,24 +91,33 @@ def load(ref: str, registry: str | Path | None = None, allow_version_mismatch: b
     ``"topics@production"`` or a model folder.
 
     ``engine="auto"`` serves the compact form (arrays, no pickle, no
-    scikit-learn import: fast start) when the version has one, else the
-    scikit-learn pipeline; ``"sklearn"`` forces the pipeline. Every file is
-    checked against the manifest's sha256 before it is read into a model.
+    scikit-learn import: fast start) when the version has one, with the
+    compiled front end when it is built (else numpy; ``NEWSTAG_ENGINE=numpy``
+    turns it off), else the scikit-learn pipeline. ``"compiled"`` and
+    ``"numpy"`` ask for that engine of the compact form (``"compact"``: either),
+    ``"sklearn"`` forces the pipeline; :attr:`Labeller.engine` says which
+    serves. Every file is checked against the manifest's sha256 before it is
+    read into a model.
     """
-    from newstag.registry import Registry
+    from newstag.registry import Registry, RegistryError
 
-    if engine not in ("auto", "compact", "sklearn"):
-        raise ValueError(f"engine must be auto, compact or sklearn, got {engine!r}")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     reg = Registry(registry)
     target = reg.resolve(ref)
     loaded = reg.load_compact(target) if engine != "sklearn" else None
     if loaded is None:
-        if engine == "compact":
-            from newstag.registry import RegistryError
-
-            raise RegistryError(f"{target} has no compact form ({reg.manifest(target).get('compact')})")
+        if engine in ("compact", "compiled", "numpy"):
+            raise RegistryError(f"{target} has no compact form ({reg.manifest(target).get('compact')}), so no {engine} engine; use --engine sklearn")
         loaded = reg.load(target, allow_version_mismatch)
     model, manifest = loaded
+    if engine in ("compiled", "numpy"):
+        from newstag.engine.frontend import EngineUnavailable
+
+        try:
+            model.set_engine(engine)
+        except EngineUnavailable as exc:
+            raise RegistryError(f"--engine compiled cannot run here: {exc}") from exc
     return Labeller(model, manifest, str(target))
 
 

@@ -179,21 +179,37 @@ class MentionFeaturizer:
                     at[n] = len(seq) - 1
         return seq, at
 
-    def _window_features(self, seq: list[str | int], at: int, hits: Sequence[_Hit], feats: Counter) -> None:
+    def _window_keys(self, seq: list[str | int], at: int, hits: Sequence[_Hit]) -> list[str]:
+        """The context features of the hit placed at ``seq[at]``, in the order
+        they are counted (none when the hit is on no token)."""
         if at < 0:
-            return
+            return []
         actor = hits[int(seq[at])].actor
         masked = lambda t: t if isinstance(t, str) else ("X" if hits[t].actor == actor else "A")  # noqa: E731
         left = [masked(t) for t in seq[max(0, at - self.window) : at]]
         right = [masked(t) for t in seq[at + 1 : at + 1 + self.window]]
-        feats[f"l1={left[-1]}" if left else "l1=^"] += 1
-        feats[f"r1={right[0]}" if right else "r1=$"] += 1
+        keys = [f"l1={left[-1]}" if left else "l1=^", f"r1={right[0]}" if right else "r1=$"]
         if len(left) >= 2:
-            feats[f"l2={left[-2]} {left[-1]}"] += 1
+            keys.append(f"l2={left[-2]} {left[-1]}")
         if len(right) >= 2:
-            feats[f"r2={right[0]} {right[1]}"] += 1
-        for t in {t for t in left + right if t not in _PUNCT}:
-            feats[f"w={t}"] += 1
+            keys.append(f"r2={right[0]} {right[1]}")
+        keys.extend(f"w={t}" for t in {t for t in left + right if t not in _PUNCT})
+        return keys
+
+    def _hit_windows(self, lowered: str, hits: Sequence[_Hit]) -> list[list[str]]:
+        """Context features of each hit of one field (``lowered``: the field
+        folded and lower-cased, same length). A hook: the compiled front end
+        (:mod:`newstag.engine.frontend`) replaces it, with the same output."""
+        seq, at = self._masked([(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(lowered)], hits)
+        return [self._window_keys(seq, at[n], hits) for n in range(len(hits))]
+
+    def _quotes(self, text: str) -> list[tuple[int, int]]:
+        """Quoted spans of a field (a hook, as :meth:`_hit_windows`)."""
+        return _quote_regions(text)
+
+    def _kind(self, matched: str) -> str:
+        """The ``kind=`` of a matched alias (a hook, as :meth:`_hit_windows`)."""
+        return self.kinds.of(matched)
 
     # ------------------------------------------------------------------- main
 
@@ -214,12 +230,13 @@ class MentionFeaturizer:
         positions: dict[int, list[set[str]]] = defaultdict(list)
         for name, hits in hits_by_field.items():
             text = texts[name]
-            quotes = _quote_regions(text)
+            quotes = self._quotes(text)
             paragraphs = _paragraph_spans(text) if name == "body" else []
-            seq, at = self._masked([(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(fold_and_lower(text)[1])], hits)
+            windows = self._hit_windows(fold_and_lower(text)[1], hits)
             for n, h in enumerate(hits):
                 f = feats[h.actor]
-                self._window_features(seq, at[n], hits, f)
+                for key in windows[n]:
+                    f[key] += 1
                 where = {name}
                 if any(a < h.start < b for a, b in quotes):
                     where.add("quote")
@@ -231,7 +248,7 @@ class MentionFeaturizer:
                     if len(paragraphs) >= 3 and h.start >= paragraphs[-1][0]:
                         where.add("last")
                 positions[h.actor].append(where)
-                f[f"kind={self.kinds.of(h.matched)}"] += 1
+                f[f"kind={self._kind(h.matched)}"] += 1
         total = len(all_hits)
         out: dict[int, dict[str, float]] = {}
         for actor, f in feats.items():

@@ -1,0 +1,185 @@
+"""Which engine scores articles, and the compiled front end's pieces.
+
+Two engines serve a compact model: ``numpy`` (pure Python and numpy, the
+reference) and ``compiled`` (the same model with its hot loops in the Cython
+extension :mod:`newstag.engine._frontend` and alias matching in a C
+Aho-Corasick automaton, ``pyahocorasick``). Both give the same
+probabilities, explanations and alias offsets: each compiled piece replaces
+a hook of the reference (:class:`~newstag.text.aliases.AliasMatcher`'s
+``_hits``, :class:`~newstag.text.mentions.MentionFeaturizer`'s
+``_hit_windows`` / ``_quotes`` / ``_kind``, the role scorer) with a port of
+it.
+
+The extension is optional: it is built at install time when a C compiler is
+there (``setup.py``). ``auto`` picks ``compiled`` when it imports, else
+``numpy``. Setting ``NEWSTAG_ENGINE=numpy`` in the environment turns the
+extension off for ``auto`` (for comparisons, or to rule it out when
+debugging).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from types import ModuleType
+from typing import Any
+
+from newstag.text.aliases import AliasMatcher
+from newstag.text.mentions import AliasKinds, MentionFeaturizer
+
+ENGINES = ("auto", "compiled", "numpy")
+ENV = "NEWSTAG_ENGINE"
+
+
+class EngineUnavailable(RuntimeError):
+    """The compiled engine was asked for and cannot run here."""
+
+
+def _load() -> tuple[ModuleType | None, ModuleType | None, str]:
+    """The extension and pyahocorasick, or why not."""
+    try:
+        from newstag.engine import _frontend  # type: ignore[attr-defined]  # built by setup.py
+    except ImportError as exc:
+        return None, None, f"the compiled extension is not built ({exc}); reinstall with a C compiler (pip install -e .)"
+    try:
+        import ahocorasick
+    except ImportError as exc:
+        return None, None, f"pyahocorasick is missing ({exc})"
+    return _frontend, ahocorasick, ""
+
+
+_FRONTEND, _AHO, _WHY = _load()
+
+
+def compiled_available() -> bool:
+    return _FRONTEND is not None
+
+
+def resolve(engine: str = "auto") -> str:
+    """``compiled`` or ``numpy`` for a requested engine. ``auto`` follows
+    ``NEWSTAG_ENGINE`` when set, else takes ``compiled`` when it imports.
+    Asking for ``compiled`` where it cannot run raises
+    :class:`EngineUnavailable` with the reason."""
+    if engine == "auto":
+        engine = os.environ.get(ENV, "auto").strip().lower() or "auto"
+        if engine not in ENGINES:
+            raise ValueError(f"{ENV}={engine!r}: expected one of {', '.join(ENGINES)}")
+        if engine == "auto":
+            return "compiled" if compiled_available() else "numpy"
+    if engine not in ("compiled", "numpy"):
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine == "compiled" and not compiled_available():
+        raise EngineUnavailable(_WHY)
+    return engine
+
+
+class CompiledAliasMatcher(AliasMatcher):
+    """:class:`AliasMatcher` with both regex passes done by Aho-Corasick
+    automata: the same hits (word boundaries, longest alias first, no
+    overlaps within a pass, ``exact`` case-sensitive)."""
+
+    def __init__(self, labels: Sequence[str], loose: Mapping[str, Sequence[int]], exact: Mapping[str, Sequence[int]]):
+        super().__init__(labels, loose, exact)
+        self._loose_aho = self._automaton(self.loose)
+        self._exact_aho = self._automaton(self.exact)
+        self._memo: dict[str, tuple[set[tuple[int, int, int]], str]] = {}
+
+    @staticmethod
+    def _automaton(keys: Mapping[str, Sequence[int]]) -> Any:
+        if _AHO is None:
+            raise EngineUnavailable(_WHY)
+        keys = {k: v for k, v in keys.items() if k}  # an empty alias never matches a word
+        if not keys:
+            return None
+        automaton = _AHO.Automaton()
+        for key, labels in keys.items():
+            automaton.add_word(key, (len(key), tuple(labels)))
+        automaton.make_automaton()
+        return automaton
+
+    @classmethod
+    def like(cls, matcher: AliasMatcher) -> CompiledAliasMatcher:
+        """The compiled matcher with ``matcher``'s aliases: one shared
+        instance per alias set, so the alias-count block and the role
+        stacker of a model (same schema) share its memo of recent texts."""
+        key = json.dumps([matcher.labels, sorted(matcher.loose.items()), sorted(matcher.exact.items())], ensure_ascii=False)
+        shared = _SHARED.get(key)
+        if shared is None:
+            shared = _SHARED[key] = cls(matcher.labels, matcher.loose, matcher.exact)
+        return shared
+
+    def _hits(self, text: str) -> set[tuple[int, int, int]]:
+        """The hits of ``text`` (callers must not change the set: it is
+        memoised, because one batch asks for the same fields twice: alias
+        counts, then mention features)."""
+        return self._match(text)[0]
+
+    def forget(self) -> None:
+        """Drop the memo (the model calls it after each batch: memory stays
+        that of one batch)."""
+        self._memo.clear()
+
+    def lowered(self, text: str) -> str:
+        """``fold_and_lower(text)[1]``, memoised with the hits (the mention
+        featurizer reads it right after matching)."""
+        return self._match(text)[1]
+
+    def _match(self, text: str) -> tuple[set[tuple[int, int, int]], str]:
+        done = self._memo.get(text)
+        if done is not None:
+            return done
+        from newstag.text.preparation import fold_and_lower
+
+        assert _FRONTEND is not None  # an instance exists only when it imports
+        folded, lowered = fold_and_lower(text)
+        hits = set(_FRONTEND.aho_spans(self._loose_aho, lowered)) if self._loose_aho is not None else set()
+        if self._exact_aho is not None:
+            hits.update(_FRONTEND.aho_spans(self._exact_aho, folded))
+        if len(self._memo) >= _MEMO:  # a few batches' fields; memory stays flat on streams
+            self._memo.clear()
+        self._memo[text] = (hits, lowered)
+        return hits, lowered
+
+
+_SHARED: dict[str, CompiledAliasMatcher] = {}
+_MEMO = 8192
+
+
+class CompiledMentionFeaturizer(MentionFeaturizer):
+    """:class:`MentionFeaturizer` with :meth:`candidates` and its per-token
+    loops compiled (ports with the same output) and the alias kinds memoised
+    (a few hundred distinct aliases occur)."""
+
+    def __init__(self, matcher: AliasMatcher, kinds: AliasKinds, window: int = 6):
+        if _FRONTEND is None:
+            raise EngineUnavailable(_WHY)
+        super().__init__(matcher if isinstance(matcher, CompiledAliasMatcher) else CompiledAliasMatcher.like(matcher), kinds, window)
+        self._kinds: dict[str, str] = {}
+
+    def candidates(self, article: Any) -> dict[int, dict[str, float]]:
+        assert _FRONTEND is not None
+        return _FRONTEND.candidates(self, article)
+
+    def _hit_windows(self, lowered: str, hits: Sequence[Any]) -> list[list[str]]:
+        assert _FRONTEND is not None
+        return _FRONTEND.hit_windows(lowered, [(h.start, h.end, h.actor) for h in hits], self.window)
+
+    def _quotes(self, text: str) -> list[tuple[int, int]]:
+        assert _FRONTEND is not None
+        return _FRONTEND.quote_regions(text)
+
+    def _kind(self, matched: str) -> str:
+        kind = self._kinds.get(matched)
+        if kind is None:
+            if len(self._kinds) > 10_000:  # bounded on endless streams
+                self._kinds.clear()
+            kind = self._kinds[matched] = self.kinds.of(matched)
+        return kind
+
+
+def role_score(feats: dict[str, float], vocab: dict[str, int], coef: Any, intercept: float) -> float:
+    """The candidate classifier's margin (compiled port of the sum in
+    :meth:`newstag.engine.roles.CompactRoles._score`)."""
+    assert _FRONTEND is not None
+    return float(_FRONTEND.score(feats, vocab, coef, intercept))

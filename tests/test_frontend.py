@@ -1,0 +1,259 @@
+"""The compiled front end (newstag.engine.frontend, _frontend.pyx) gives the
+numpy engine's outputs: alias spans, mention features, probabilities,
+explanations; and the numpy engine serves when the extension is off."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import BIN, CORPUS, ROOT, run_cli
+
+frontend = pytest.importorskip("newstag.engine.frontend")
+if not frontend.compiled_available():  # the fallback tests below still run in test_fallback_*
+    pytestmark = pytest.mark.skip(reason=f"compiled front end not built here: {frontend._WHY}")
+
+# Unicode edge cases the issue lists, plus the characters the front end treats specially
+EDGE = [
+    "\u0301",  # combining acute
+    "e\u0301",
+    "ς",  # final sigma
+    "Σ",
+    "ΟΔΟΣ",
+    "İ",  # dotted capital I: lower-cases to two characters
+    "ı",
+    "\x00",
+    "ß",
+    "ﬁ",  # ligature (NFKC)
+    "\u00a0",  # no-break space
+    "_",
+    "٣",  # a digit that is \w
+    "²",
+    "«",
+    "»",
+    "“",
+    "”",
+    '"',
+    "'",
+    "’",
+    "-",
+    "–",
+    "—",
+    ":",
+    "(",
+    ")",
+    ".",
+    ",",
+    " ",
+    "\n",
+    "\n\n",
+    "\t",
+    "x" * 300,  # a very long word
+    "😀",
+]
+
+
+@pytest.fixture(scope="module")
+def registry(request):
+    """The project's trained registry when present (whole-corpus check of the
+    real defaults), else the small trained one."""
+    own = ROOT / "experiments" / "registry"
+    if (own / "topics").is_dir() and (own / "actors").is_dir():
+        return own
+    return request.getfixturevalue("trained_registry")
+
+
+@pytest.fixture(scope="module")
+def engines(registry):
+    from newstag.serve.predict import load
+
+    return {t: {e: load(t, registry, engine=e) for e in ("compiled", "numpy")} for t in ("topics", "actors")}
+
+
+@pytest.fixture(scope="module")
+def reference(engines):
+    """The actor model's own mention featurizer (numpy engine: the reference)."""
+    return engines["actors"]["numpy"].model.roles.featurizer
+
+
+@pytest.fixture(scope="module")
+def compiled(reference):
+    return frontend.CompiledMentionFeaturizer(reference.matcher, reference.kinds, reference.window)
+
+
+@pytest.fixture(scope="module")
+def pieces(reference):
+    """Aliases as the schema writes them and in other cases, for generated text."""
+    keys = sorted(set(reference.matcher.loose) | set(reference.matcher.exact))
+    return keys + [k.upper() for k in keys[:40]] + [k.title() for k in keys[:40]] + ["Ucraina", "USA", "Usa", "UE", "Erdoğan", "perché"]
+
+
+def _text(pieces):
+    return st.lists(st.one_of(st.sampled_from(pieces), st.sampled_from(EDGE), st.text(max_size=8)), max_size=30).map("".join)
+
+
+def test_alias_spans_match_on_hand_picked_boundaries(reference, compiled):
+    texts = [
+        "Gli USA e gli Stati Uniti, l'UE; usa (verbo) e USAF e _USA e USA_ e 2USA",
+        'Russia-Ucraina: «Mosca» e "Kiev"\n\nZelensky, Zelenskyy, Erdoğan, Erdogan',
+        "",
+        "\x00USA\x00",
+        "İstanbul ΣΑΣ Ankara\u0301 Ankara",
+    ]
+    for text in texts:
+        assert compiled.matcher.spans(text) == reference.matcher.spans(text), text
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_alias_spans_match_on_generated_text(reference, compiled, pieces, data):
+    text = data.draw(_text(pieces))
+    assert compiled.matcher.spans(text) == reference.matcher.spans(text)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mention_features_match_on_generated_articles(reference, compiled, pieces, data):
+    article = {"title": data.draw(_text(pieces)), "subtitle": data.draw(_text(pieces)), "text": data.draw(_text(pieces))}
+    assert compiled.candidates(article) == reference.candidates(article)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list('«»“”"ab \n')), max_size=60))
+def test_quote_regions_match(text):
+    from newstag.engine import _frontend  # type: ignore[attr-defined]
+    from newstag.text.mentions import _quote_regions
+
+    assert _frontend.quote_regions(text) == _quote_regions(text)
+
+
+def test_mention_features_match_on_the_corpus(reference, compiled, corpus_test):
+    for article in corpus_test:
+        assert compiled.candidates(article) == reference.candidates(article), article.id
+
+
+# ------------------------------------------------------------------- models
+
+
+def test_engines_are_what_was_asked(engines):
+    for by_engine in engines.values():
+        assert {e: lab.engine for e, lab in by_engine.items()} == {"compiled": "compiled", "numpy": "numpy"}
+
+
+def test_same_probabilities_on_the_whole_corpus(engines):
+    from newstag.data import load_labelled
+
+    articles = [r for f in sorted(CORPUS.glob("*.jsonl")) for r in load_labelled(f)]
+    assert len(articles) > 1000
+    for task, by_engine in engines.items():
+        assert np.abs(by_engine["compiled"].probabilities(articles) - by_engine["numpy"].probabilities(articles)).max() < 1e-6, task
+
+
+def test_same_probabilities_as_scikit_learn(registry, engines, corpus_test):
+    """On a slice: scikit-learn's analyzers are slow (test_compact covers the numpy engine on more)."""
+    from newstag.serve.predict import load
+
+    articles = corpus_test[::8]
+    for task, by_engine in engines.items():
+        sk = load(task, registry, engine="sklearn")
+        assert sk.engine == "sklearn"
+        assert np.abs(by_engine["compiled"].probabilities(articles) - sk.probabilities(articles)).max() < 1e-6, task
+
+
+def test_models_with_the_same_block_share_its_matrix(engines, corpus_test):
+    """Topics and actors share their TF-IDF blocks within a batch: same
+    probabilities as each model alone, one computation per block."""
+    articles = corpus_test[:60]
+    for engine in ("compiled", "numpy"):
+        topics, actors = engines["topics"][engine], engines["actors"][engine]
+        prepared: dict = {}
+        together = [topics.probabilities(articles, prepared), actors.probabilities(articles, prepared)]
+        assert np.array_equal(together[0], topics.probabilities(articles))
+        assert np.array_equal(together[1], actors.probabilities(articles))
+        shared = {k[1] for k in prepared if isinstance(k, tuple) and k[0] == "block"}
+        own = {getattr(b, "fingerprint", id(b)) for m in (topics, actors) for b, _, _ in m.model.blocks}
+        assert shared == own
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_same_probabilities_on_generated_articles(engines, pieces, data):
+    articles = data.draw(st.lists(st.fixed_dictionaries({"title": _text(pieces), "text": _text(pieces)}), min_size=1, max_size=3))
+    for by_engine in engines.values():
+        assert np.abs(by_engine["compiled"].probabilities(articles) - by_engine["numpy"].probabilities(articles)).max() < 1e-6
+
+
+def test_same_explanations_and_alias_offsets(engines, corpus_test):
+    for by_engine in engines.values():
+        for article in corpus_test[:15]:
+            assert by_engine["compiled"].explain(article, 5) == by_engine["numpy"].explain(article, 5)
+
+
+# ---------------------------------------------------------------------- CLI
+
+
+def _predict(registry: Path, *extra: str, env: dict | None = None) -> list[dict]:
+    proc = run_cli("--registry", str(registry), "predict", "-q", "--explain", "3", "--all-scores", str(ROOT / "data" / "raw"), *extra, env=env)
+    assert proc.returncode == 0, proc.stderr.decode()
+    return [json.loads(line) for line in proc.stdout.decode().splitlines()]
+
+
+def test_cli_engines_give_the_same_output(registry):
+    assert _predict(registry, "--engine", "compiled") == _predict(registry, "--engine", "numpy")
+
+
+def test_models_show_names_the_engine(registry):
+    shown = json.loads(run_cli("--registry", str(registry), "models", "show", "actors").stdout)
+    assert shown["serving_engine"] == "compiled"
+    off = json.loads(run_cli("--registry", str(registry), "models", "show", "actors", env={"NEWSTAG_ENGINE": "numpy"}).stdout)
+    assert off["serving_engine"] == "numpy"
+
+
+def _without_extension(code: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a Python where the extension cannot be imported, as
+    after an install without a C compiler."""
+    block = "import sys; sys.modules['newstag.engine._frontend'] = None\n"
+    return subprocess.run([str(BIN / "python"), "-c", block + code], capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+
+
+def test_fallback_when_the_extension_is_missing(registry, tmp_path):
+    out = tmp_path / "out.jsonl"
+    code = (
+        "from newstag.cli import main\n"
+        "from newstag.engine import frontend\n"
+        "import newstag\n"
+        "assert not frontend.compiled_available()\n"
+        f"assert newstag.load('actors', {str(registry)!r}).engine == 'numpy'\n"
+        f"sys.exit(main(['--registry', {str(registry)!r}, 'predict', '-q', '--explain', '3', '--all-scores', {str(ROOT / 'data' / 'raw')!r}, '-o', {str(out)!r}]))\n"
+    )
+    proc = _without_extension(code)
+    assert proc.returncode == 0, proc.stderr
+    assert [json.loads(line) for line in out.read_text().splitlines()] == _predict(registry, "--engine", "compiled")
+    asked = _without_extension(
+        f"from newstag.cli import main\nsys.exit(main(['--registry', {str(registry)!r}, 'predict', '-q', '--engine', 'compiled', '-']))\n"
+    )
+    assert asked.returncode == 2 and "compiled cannot run here" in asked.stderr and "C compiler" in asked.stderr
+
+
+def test_environment_variable_turns_the_extension_off(monkeypatch, registry):
+    from newstag.serve.predict import load
+
+    monkeypatch.setenv("NEWSTAG_ENGINE", "numpy")
+    assert load("topics", registry).engine == "numpy"
+    monkeypatch.setenv("NEWSTAG_ENGINE", "fast")
+    with pytest.raises(ValueError, match="NEWSTAG_ENGINE"):
+        frontend.resolve("auto")
+
+
+def test_generated_files_are_not_tracked():
+    tracked = subprocess.run(["git", "ls-files", "src/newstag/engine"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    if not tracked:
+        pytest.skip("not a git checkout")
+    assert "src/newstag/engine/_frontend.pyx" in tracked
+    assert not [f for f in tracked if f.endswith((".c", ".so"))]
