@@ -3,9 +3,10 @@
 Executors may have no scikit-learn and never unpickle anything: the model
 arrives as the bytes of its compact form (``model.compact.npz``), is checked
 against the manifest's sha256 *here*, with the message the local loader gives
-(:func:`newstag.registry.store.check_compact_bytes`), and is loaded once per
-executor (Python worker) process: :data:`_MODELS` is a module-level cache keyed
-by the hash, which outlives the tasks because Spark reuses its Python workers.
+(:func:`newstag.registry.store.check_compact_bytes`), once per shipment and
+process, and is loaded once per executor (Python worker) process:
+:data:`_MODELS` is a module-level cache keyed by the hash, which outlives the
+tasks because Spark reuses its Python workers.
 
 Each row goes through the local CLI's own validation
 (:class:`newstag.data.loading.Validator`) and scoring
@@ -37,6 +38,7 @@ ERROR_COL, MODELS_COL = "error", "models"
 
 _NO_LINE: Any = None  # JSON Lines read in splits have no line numbers (Problem prints none)
 _MODELS: dict[str, Labeller] = {}  # sha256 -> loaded model, one per worker process
+_CHECKED: set[tuple[int, str]] = set()  # (broadcast id, sha256) whose bytes this process has verified
 LOADS: Counter[str] = Counter()  # sha256 -> times loaded in this process (tests check it stays 1)
 
 
@@ -56,12 +58,20 @@ class ShippedModel:
 
 
 def labeller(model: ShippedModel) -> Labeller:
-    """The verified, loaded model; loaded at most once per process."""
+    """The verified, loaded model.
+
+    The bytes of every shipment (broadcast) are hashed once per process, so
+    tampered bytes are refused even when this worker already holds the genuine
+    model; the model is then loaded once per process, keyed by its hash.
+    """
+    bid = getattr(model.payload, "id", None)  # a Broadcast's id; raw bytes are checked on every call
+    if bid is None or (bid, model.sha256) not in _CHECKED:
+        check_compact_bytes(model.data(), model.sha256, model.path)
+        if bid is not None:
+            _CHECKED.add((bid, model.sha256))
     cached = _MODELS.get(model.sha256)
     if cached is None:
-        data = model.data()
-        check_compact_bytes(data, model.sha256, model.path)
-        cached = Labeller(compact.load_bytes(data), {"task": model.task}, model.ref)
+        cached = Labeller(compact.load_bytes(model.data()), {"task": model.task}, model.ref)
         _MODELS[model.sha256] = cached
         LOADS[model.sha256] += 1
     return cached
