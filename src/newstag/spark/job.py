@@ -36,18 +36,22 @@ class SparkUsageError(ValueError):
 
 
 def session(master: str | None = None, app_name: str = "newstag", conf: Mapping[str, str] | None = None):
-    """The active session (``spark-submit`` made one), else a new one on
-    ``master`` (default ``local[*]``)."""
+    """The Spark session: the active one, else a new one on ``master``.
+
+    Without ``master``: under ``spark-submit`` its ``--master`` and conf
+    apply; otherwise ``local[*]``.
+    """
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
     if active is not None and master is None:
         return active
-    if (master or "local").startswith("local"):
+    submitted = "PYSPARK_GATEWAY_PORT" in os.environ  # spark-submit started the JVM and then this interpreter
+    if not submitted and (master or "local").startswith("local"):
         # local workers: this interpreter (the venv with newstag), not the first python3 on PATH
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
-    if master is not None or "SPARK_MASTER" not in os.environ:
+    if master is not None or not submitted:
         builder = builder.master(master or "local[*]")
     for key, value in {"spark.sql.execution.arrow.pyspark.enabled": "true", **(conf or {})}.items():
         builder = builder.config(key, value)
