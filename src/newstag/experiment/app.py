@@ -35,7 +35,7 @@ def hydra_main(app: str, config_name: str, task_function: Any) -> None:
     register_resolvers()
     # conf/hydra/launcher/submitit_{local,slurm}.yaml keep the plugin's names on purpose
     # (`hydra/launcher=submitit_slurm` as documented by Hydra) and are validated against
-    # its schema; Hydra 1.3 (the last release, pinned) warns about that on every run.
+    # its schema; Hydra 1.3 (pinned <1.4) still does that, with a deprecation warning on every run.
     warnings.filterwarnings("ignore", message=r"(?s).*is validated against ConfigStore schema with the same name", category=UserWarning)
     config_path = paths.hydra_config_path(app, sys.argv[1:])
     hydra.main(version_base="1.3", config_path=config_path, config_name=config_name)(task_function)()
