@@ -85,6 +85,7 @@ def articles_500(tmp_path_factory):
     return base, rows
 
 
+@pytest.mark.slow  # ~30 s: a Spark job over 500 articles, the local CLI on the same files
 def test_spark_and_local_cli_agree_on_500_articles(spark, trained_registry, articles_500, tmp_path, capsys):
     base, rows = articles_500
     out = tmp_path / "labels"
