@@ -26,6 +26,12 @@ inputs:
   (rename with --column text=body), and - for standard input (JSON Lines if
   it starts with '{', else one raw article).
 
+--engine spark (Parquet / JSON Lines files, folders, globs; any Spark URI):
+  writes a Parquet (or --format jsonl) dataset to --output DIR, one row per
+  input record: id, source, <task> (labels, most probable first),
+  <task>_probabilities (every label), models (task -> version), error (null,
+  or why the record was not labelled; counted in the summary on stderr)
+
 exit status:
   0  every article was labelled
   1  some records or inputs failed (each reported on stderr); the others
@@ -36,6 +42,7 @@ exit status:
 examples:
   newstag predict article.txt --format table --explain 5
   newstag predict archive.parquet --column text=body -o labels.jsonl
+  newstag predict archive/ --engine spark --master 'local[*]' --output labels/
   cat article.txt | newstag predict - --model topics@production
 """
 
@@ -92,7 +99,44 @@ class _Progress:
             sys.stderr.write("\n")
 
 
+def cmd_predict_spark(args: argparse.Namespace) -> int:
+    """``newstag predict --engine spark``: the same labels, written as a
+    Parquet (or JSON Lines) dataset by a Spark job (see newstag.spark)."""
+    try:
+        from newstag.spark import SparkUsageError, predict
+    except ImportError as exc:
+        raise UsageError(f"--engine spark needs pyspark ({exc}); install the extra: pip install 'newstag[spark]'") from exc
+    if not args.output:
+        raise UsageError("--engine spark writes a dataset: give --output DIR")
+    if args.explain or args.all_scores:
+        raise UsageError("--explain and --all-scores are local options; the Spark output always has every label's probability (<task>_probabilities)")
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
+        raise UsageError(f"--threshold must be between 0 and 1, got {args.threshold}")
+    try:
+        return predict(
+            args.inputs,
+            args.output,
+            models=args.model,
+            registry=args.registry,
+            master=args.master,
+            fmt=args.format or "parquet",
+            columns=_columns(args.column),
+            input_format=args.input_format,
+            threshold=args.threshold,
+            batch_size=args.batch_size,
+            partitions=args.partitions,
+            quiet=args.quiet,
+        )
+    except SparkUsageError as exc:
+        raise UsageError(str(exc)) from exc
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
+    if args.engine == "spark":
+        return cmd_predict_spark(args)
+    if args.format == "parquet":
+        raise UsageError("--format parquet writes a dataset folder: use it with --engine spark")
+    args.format = args.format or "jsonl"
     from newstag.data import Problem, Record
     from newstag.serve.output import make_writer
     from newstag.serve.predict import InputError, batches, iter_inputs, predict_batch
@@ -335,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help="model reference (topics, topics@v3, topics@production, a folder); repeatable. Default: each task at production, else latest",
     )
-    p.add_argument("-f", "--format", choices=("jsonl", "json", "csv", "table"), default="jsonl")
+    p.add_argument("-f", "--format", choices=("jsonl", "json", "csv", "table", "parquet"), default=None, help="default jsonl (parquet with --engine spark)")
     p.add_argument("-o", "--output", help="write here (atomically) instead of standard output")
     p.add_argument("--all-scores", action="store_true", help="add every label's probability")
     p.add_argument("--threshold", type=float, help="one threshold for every label instead of the tuned ones")
@@ -345,11 +389,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-version-mismatch", action="store_true", help="load models saved by another scikit-learn minor version")
     p.add_argument(
         "--engine",
-        choices=("auto", "compiled", "numpy", "sklearn"),
+        choices=("auto", "compiled", "numpy", "sklearn", "spark"),
         default="auto",
         help="auto: the compact form when the model has one (fast start, no pickle), compiled front end when built, else numpy "
-        "(NEWSTAG_ENGINE=numpy turns the compiled one off); compiled / numpy: that engine of the compact form; sklearn: the pickled pipeline",
+        "(NEWSTAG_ENGINE=numpy turns the compiled one off); compiled / numpy: that engine of the compact form; sklearn: the pickled pipeline; "
+        "spark: a Spark job over Parquet / JSON Lines inputs, writing a dataset to --output DIR (needs the spark extra)",
     )
+    p.add_argument("--master", help="with --engine spark: the Spark master (local[*], local[2], spark://host:7077...; default: spark-submit's, else local[*])")
+    p.add_argument("--input-format", choices=("auto", "parquet", "jsonl"), default="auto", help="with --engine spark: for inputs whose name does not say")
+    p.add_argument("--partitions", type=int, help="with --engine spark: repartition the input into N partitions (default: as read)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     p.set_defaults(func=cmd_predict)
 

@@ -28,8 +28,14 @@ def register_resolvers() -> None:
 def hydra_main(app: str, config_name: str, task_function: Any) -> None:
     """Run ``task_function`` as a Hydra app (``newstag-train``, ``newstag-evaluate``):
     our resolvers registered, ``conf/`` found from any directory."""
+    import warnings
+
     import hydra
 
     register_resolvers()
+    # conf/hydra/launcher/submitit_{local,slurm}.yaml keep the plugin's names on purpose
+    # (`hydra/launcher=submitit_slurm` as documented by Hydra) and are validated against
+    # its schema; Hydra 1.3 (pinned <1.4) still does that, with a deprecation warning on every run.
+    warnings.filterwarnings("ignore", message=r"(?s).*is validated against ConfigStore schema with the same name", category=UserWarning)
     config_path = paths.hydra_config_path(app, sys.argv[1:])
     hydra.main(version_base="1.3", config_path=config_path, config_name=config_name)(task_function)()

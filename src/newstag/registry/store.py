@@ -118,6 +118,17 @@ def _minor(version: str) -> tuple[str, ...]:
     return tuple(version.split(".")[:2])
 
 
+def check_compact_bytes(data: bytes, expected_sha256: str | None, path: str | os.PathLike[str]) -> None:
+    """Refuse compact-model bytes whose sha256 is not the manifest's.
+
+    One check, one message, wherever the bytes are about to be used: the local
+    loader (:meth:`Registry.load_compact`) and the Spark executors
+    (:mod:`newstag.spark.executor`), which receive the bytes over the network.
+    """
+    if hashlib.sha256(data).hexdigest() != expected_sha256:
+        raise RegistryError(f"{path}: sha256 does not match the manifest; the file was changed after it was registered. Refusing to load it")
+
+
 class Registry:
     """The model registry rooted at ``root`` (default ``experiments/registry``)."""
 
@@ -283,8 +294,7 @@ class Registry:
             data = path.read_bytes()
         except OSError as exc:
             raise RegistryError(f"{path}: cannot read ({exc.strerror})") from exc
-        if hashlib.sha256(data).hexdigest() != info.get("sha256"):
-            raise RegistryError(f"{path}: sha256 does not match the manifest; the file was changed after it was registered. Refusing to load it")
+        check_compact_bytes(data, info.get("sha256"), path)
         return compact.load_bytes(data), manifest
 
     def load(self, ref: str | ModelRef, allow_version_mismatch: bool = False) -> tuple[Any, dict[str, Any]]:
