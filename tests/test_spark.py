@@ -17,6 +17,8 @@ import pytest
 
 from conftest import CORPUS, run_cli, write_jsonl
 
+pytestmark = pytest.mark.xdist_group("spark")  # one worker starts the session's Spark (make test runs -n 2)
+
 BLOCKER = 'raise ImportError("scikit-learn is blocked on the Spark executors by tests/test_spark.py")\n'
 
 
