@@ -7,8 +7,8 @@ import json
 
 import numpy as np
 import pytest
-from conftest import run_cli, write_jsonl
 
+from conftest import run_cli, write_jsonl
 from newstag.active.diversity import duplicate_sets, mmr, tfidf_vectors
 from newstag.active.simulation import CheapModel, labels_needed, pool_features, simulate
 from newstag.active.strategies import TaskScores, closeness, in_doubt, likely_rare, rarity, score
@@ -29,10 +29,10 @@ def test_closeness_is_relative_to_the_tuned_threshold():
 
 
 def test_strategies_rank_what_they_promise():
-    P = [[0.31, 0.9, 0.05], [0.95, 0.02, 0.01], [0.6, 0.6, 0.5]]
+    P = [[0.301, 0.9, 0.05], [0.95, 0.02, 0.01], [0.6, 0.6, 0.45]]
     t = [0.3, 0.5, 0.5]
     v = view(P, t, counts=[100, 100, 2])
-    assert int(np.argmax(score("uncertainty-max", [v]))) == 0  # 0.31 against 0.3: the closest call
+    assert int(np.argmax(score("uncertainty-max", [v]))) == 0  # 0.301 against 0.3: the closest call
     assert int(np.argmax(score("uncertainty", [v]))) == 2  # three labels near their thresholds
     assert int(np.argmax(score("rare", [v]))) == 2  # the only one likely to carry the rare third label
     assert int(np.argmin(score("hybrid", [v]))) == 1  # certain about everything, nothing rare
@@ -66,14 +66,19 @@ STORY = "il ministro degli esteri ha incontrato il suo omologo a ginevra per dis
 
 
 def test_mmr_prefers_variety_and_honours_exclusions():
-    pool = [_rec(0, STORY), _rec(1, STORY + " oggi"), _rec(2, "la nato consegna nuovi sistemi di difesa aerea alla polonia")]
+    pool = [
+        _rec(0, STORY),
+        _rec(1, STORY + " oggi"),
+        _rec(2, "la nato consegna nuovi sistemi di difesa aerea alla polonia"),
+        _rec(3, "il qatar ospita colloqui tra le parti"),
+    ]
     X = tfidf_vectors(pool)
-    scores = np.array([1.0, 0.99, 0.6])
+    scores = np.array([1.0, 0.99, 0.6, 0.0])
     assert mmr(scores, X, 2, lam=1.0)[0] == [0, 1]  # by score alone: the same story twice
     picked, sims = mmr(scores, X, 2, lam=0.5)
     assert picked == [0, 2] and sims[0] == 0.0
-    assert mmr(scores, X, 3, lam=1.0, exclude={0})[0] == [1, 2]
-    assert mmr(scores, X, 3, lam=1.0, twins={0: {1}, 1: {0}})[0] == [0, 2]
+    assert mmr(scores, X, 3, lam=1.0, exclude={0})[0] == [1, 2, 3]
+    assert mmr(scores, X, 3, lam=1.0, twins={0: {1}, 1: {0}})[0] == [0, 2, 3]
 
 
 def test_near_duplicates_of_labelled_articles_and_within_the_pool():

@@ -204,7 +204,7 @@ def parse_task(task: Any, index: int, source: str, validator: Validator) -> tupl
                     where,
                     None,
                     "annotations",
-                    f"conflicting annotations: {first_id} says {_describe(first)}, {other_id} says {_describe(other)}",
+                    f"conflicting annotations: annotation {first_id} says {_describe(first)}, annotation {other_id} says {_describe(other)}",
                     "settle the disagreement in Label Studio (delete or fix one annotation) and export again",
                 )
             ]
