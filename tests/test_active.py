@@ -134,7 +134,7 @@ def test_suggest_cli_jsonl_and_labelstudio(trained_registry, corpus_test, corpus
         assert isinstance(r["topics"], list) and isinstance(r["actors"], list)
         for d in s["in_doubt"]:
             assert s["probabilities"][d["task"]][d["label"]] == d["probability"]
-    assert [r["suggestion"]["score"] for r in rows][0] == max(r["suggestion"]["score"] for r in rows)
+    assert rows[0]["suggestion"]["score"] == max(r["suggestion"]["score"] for r in rows)
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "x", "text": "Kiev e Mosca trattano"}\n{"id": "y", "text": 3}\n', encoding="utf-8")

@@ -128,7 +128,7 @@ def test_any_json_gives_a_record_or_located_problems_never_a_crash(tasks):
     assert len(result.records) <= result.tasks == len(tasks)
     for r in result.records:
         assert set(r.topics or ()) <= set(SCHEMA.ids("topics")) and set(r.actors or ()) <= set(SCHEMA.ids("actors"))
-    for i, task in enumerate(tasks):  # each task alone: exactly one of a record or problems naming the task
+    for task in tasks:  # each task alone: exactly one of a record or problems naming the task
         one = parse_export([task], SCHEMA, "x.json")
         assert (len(one.records) == 1) != bool(one.problems)
         assert all(p.file.startswith("x.json (task ") for p in one.problems)
