@@ -145,3 +145,43 @@ def test_suggest_cli_jsonl_and_labelstudio(trained_registry, corpus_test, corpus
     assert tasks[0]["predictions"][0]["model_version"].startswith("topics@")
     proc = run_cli("--registry", str(trained_registry), "suggest", str(pool), "--diversity", "2")
     assert proc.returncode == 2 and b"diversity" in proc.stderr
+
+
+def test_cli_defaults_are_the_librarys():
+    from newstag.active.strategies import STRATEGIES
+    from newstag.active.suggest import DEFAULT_DIVERSITY, DEFAULT_STRATEGY
+    from newstag.cli import build_parser
+
+    args = build_parser().parse_args(["suggest", "pool.jsonl"])
+    assert (args.strategy, args.diversity, args.n) == (DEFAULT_STRATEGY, DEFAULT_DIVERSITY, 50)
+    sub = build_parser()._subparsers._group_actions[0].choices["suggest"]  # type: ignore[union-attr]
+    (strategy,) = [a for a in sub._actions if a.dest == "strategy"]
+    assert tuple(strategy.choices) == STRATEGIES
+
+
+def test_benchmark_table_counts_labels_to_98_percent_and_the_share_of_random(tmp_path):
+    import argparse
+    import importlib.util
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("active_learning", ROOT / "benchmarks" / "active_learning.py")
+    bench = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(bench)  # type: ignore[union-attr]
+    curve = lambda values: [[100 + 50 * i, v, v] for i, v in enumerate(values)]  # noqa: E731
+    results = {
+        "tasks": {
+            "topics": {
+                "full": {"micro_f1": 0.9, "macro_f1": 0.9},
+                "pool": 300,
+                "curves": {"hybrid": [curve([0.5, 0.89, 0.9])] * 2, "random": [curve([0.5, 0.7, 0.8, 0.85, 0.9])] * 2},
+            }
+        }
+    }
+    md, needed = bench.table(results)
+    assert needed["topics"]["hybrid"] == {"micro_f1": 150, "macro_f1": 150}
+    assert needed["topics"]["random"]["micro_f1"] == 300
+    assert "| topics | hybrid | 150 | 50% | 150 | 50% |" in md
+    args = argparse.Namespace(strategies=["hybrid", "random"], seeds=2, start=100, step=50, rounds=None, diversity=0.7)
+    text = bench.write_markdown(results, args, tmp_path / "ACTIVE.md", tmp_path / "active_learning.png", 1.0)
+    assert "hybrid needs 150 labels, random 300: 50% of random, meets the goal" in text
