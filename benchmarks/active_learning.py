@@ -115,7 +115,8 @@ def plot(results: dict, path: Path) -> None:
             ax.axhline(TARGET * res["full"][metric], color="grey", linewidth=0.8, label="98 % of full split")
             ax.set_title(f"{task}: test {metric.replace('_', '-')}")
             ax.set_xlabel("labelled articles")
-            ax.set_ylim(0.3, 1.0)
+            low = min(min(r[0][col + 1] for r in runs) for runs in res["curves"].values())
+            ax.set_ylim(max(0.0, low - 0.03), 1.0)
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
@@ -179,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", nargs="+", default=["topics", "actors"], choices=("topics", "actors"))
-    parser.add_argument("--strategies", nargs="+", default=["hybrid", "uncertainty", "uncertainty-max", "rare", "random"], choices=STRATEGIES)
+    parser.add_argument("--strategies", nargs="+", default=["uncertainty-max", "uncertainty", "hybrid", "rare", "random"], choices=STRATEGIES)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--start", type=int, default=100)
     parser.add_argument("--step", type=int, default=50)

@@ -130,7 +130,7 @@ def test_suggest_cli_jsonl_and_labelstudio(trained_registry, corpus_test, corpus
     assert b"1 near-duplicate(s) of labelled articles skipped" in proc.stderr
     for rank, r in enumerate(rows, 1):
         s = r["suggestion"]
-        assert s["rank"] == rank and s["strategy"] == "hybrid" and set(s["probabilities"]) == {"topics", "actors"}
+        assert s["rank"] == rank and s["strategy"] == "uncertainty-max" and set(s["probabilities"]) == {"topics", "actors"}
         assert isinstance(r["topics"], list) and isinstance(r["actors"], list)
         for d in s["in_doubt"]:
             assert s["probabilities"][d["task"]][d["label"]] == d["probability"]

@@ -318,9 +318,9 @@ def cmd_labelstudio_config(args: argparse.Namespace) -> int:
 
 SUGGEST_EPILOG = """\
 strategies (scores against each label's tuned threshold; see benchmarks/ACTIVE.md):
-  hybrid           labels in doubt (summed) + likely rare labels (default)
+  uncertainty-max  the single closest call (default: the best over both tasks)
   uncertainty      labels in doubt, summed over labels
-  uncertainty-max  the single closest call
+  hybrid           labels in doubt (summed) + likely rare labels
   rare             likely to carry labels with few training examples
   random           the baseline
 
@@ -423,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", help="the unlabelled pool: files, folders, or - (every format predict reads)")
     p.add_argument("--n", type=int, default=50, help="how many suggestions (default 50)")
     p.add_argument("--task", choices=("topics", "actors", "both"), default="both")
-    p.add_argument("--strategy", choices=("hybrid", "uncertainty", "uncertainty-max", "rare", "random"), default="hybrid")
+    p.add_argument("--strategy", choices=("uncertainty-max", "uncertainty", "hybrid", "rare", "random"), default="uncertainty-max")
     p.add_argument("-m", "--model", action="append", help="model reference(s), as for predict (default: the task's default versions)")
     p.add_argument(
         "--labelled", action="append", metavar="FILE", help="articles already labelled: their near-duplicates are skipped, their labels count for rarity"

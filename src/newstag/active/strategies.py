@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-STRATEGIES = ("hybrid", "uncertainty", "uncertainty-max", "rare", "random")
+STRATEGIES = ("uncertainty-max", "uncertainty", "hybrid", "rare", "random")
 RARE_WEIGHT = 1.0  # weight of the rarity term in ``hybrid``
 
 

@@ -23,7 +23,7 @@ from newstag.data import Record
 from newstag.data.labelstudio import to_task
 from newstag.serve.predict import Labeller
 
-DEFAULT_STRATEGY = "hybrid"  # the best in benchmarks/ACTIVE.md
+DEFAULT_STRATEGY = "uncertainty-max"  # the best over both tasks in benchmarks/ACTIVE.md
 DEFAULT_DIVERSITY = 0.7  # MMR lambda: 1 = rank by score only
 
 
