@@ -349,6 +349,89 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ------------------------------------------------------ active learning
+
+
+def cmd_suggest(args: argparse.Namespace) -> int:
+    from newstag.active.suggest import suggest, summary, write
+    from newstag.core.files import atomic_write_text
+    from newstag.data import DataError, Problem, Record, load_records
+    from newstag.serve.predict import InputError, iter_inputs
+
+    if args.n < 1:
+        raise UsageError(f"--n must be at least 1, got {args.n}")
+    if args.model is None:
+        from newstag.serve.predict import default_models
+
+        args.model = default_models(args.registry, ("topics", "actors") if args.task == "both" else (args.task,))
+    labellers = _load_labellers(args)
+    pool, failures = [], 0
+    for item in iter_inputs(args.inputs, _columns(args.column)):
+        if isinstance(item, Record):
+            pool.append(item)
+        elif isinstance(item, (Problem, InputError)):
+            failures += 1
+            print(f"newstag suggest: {item}", file=sys.stderr)
+    labelled = []
+    if args.labelled:
+        try:
+            labelled = load_records(args.labelled, strict=False).records
+        except (DataError, FileNotFoundError, ValueError) as exc:
+            raise UsageError(f"--labelled: {exc}") from exc
+    try:
+        result = suggest(pool, labellers, args.n, strategy=args.strategy, labelled=labelled, diversity=args.diversity, seed=args.seed)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    text = write(result, args.format)
+    if args.output:
+        atomic_write_text(Path(args.output), text)
+    else:
+        sys.stdout.write(text)
+    print(f"newstag suggest: {summary(result)}", file=sys.stderr)
+    if failures:
+        print(f"newstag suggest: {failures} input record(s) failed (see above); the others were ranked", file=sys.stderr)
+        return EXIT_FAILED_RECORDS
+    return EXIT_OK
+
+
+def cmd_labelstudio_config(args: argparse.Namespace) -> int:
+    from newstag.core.files import atomic_write_text
+    from newstag.data.labelstudio import interface_config
+    from newstag.schema.labels import load_schema
+
+    try:
+        xml = interface_config(load_schema(args.schema), args.lang)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    if args.output:
+        atomic_write_text(Path(args.output), xml)
+        print(f"written: {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(xml)
+    return EXIT_OK
+
+
+SUGGEST_EPILOG = """\
+strategies (scores against each label's tuned threshold; see benchmarks/ACTIVE.md):
+  uncertainty-max  the single closest call (default: the best over both tasks)
+  uncertainty      labels in doubt, summed over labels
+  hybrid           labels in doubt (summed) + likely rare labels
+  rare             likely to carry labels with few training examples
+  random           the baseline
+
+The batch is diversified with MMR over TF-IDF (--diversity, 1 = off);
+near-duplicates of --labelled articles and of articles already picked are
+skipped. Default --labelled: none (pass your training files).
+
+exit status: 0 ok; 1 some input records failed (reported, the rest ranked);
+2 usage error.
+
+examples:
+  newstag suggest archive.jsonl --n 50 --labelled data/corpus/train.jsonl -o next.jsonl
+  newstag suggest archive/ --format labelstudio -o tasks.json
+"""
+
+
 # ------------------------------------------------------------------- parser
 
 MAIN_EPILOG = """\
@@ -446,6 +529,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--poll", type=float, default=2.0, metavar="SECONDS", help="registry watch interval; 0 turns the watch off (POST /v1/reload only)")
     p.add_argument("--allow-version-mismatch", action="store_true", help="serve models saved by another scikit-learn minor version")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser(
+        "suggest", help="which unlabelled articles to label next (active learning)", epilog=SUGGEST_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("inputs", nargs="+", help="the unlabelled pool: files, folders, or - (every format predict reads)")
+    p.add_argument("--n", type=int, default=50, help="how many suggestions (default 50)")
+    p.add_argument("--task", choices=("topics", "actors", "both"), default="both")
+    p.add_argument("--strategy", choices=("uncertainty-max", "uncertainty", "hybrid", "rare", "random"), default="uncertainty-max")
+    p.add_argument("-m", "--model", action="append", help="model reference(s), as for predict (default: the task's default versions)")
+    p.add_argument(
+        "--labelled", action="append", metavar="FILE", help="articles already labelled: their near-duplicates are skipped, their labels count for rarity"
+    )
+    p.add_argument("--diversity", type=float, default=0.7, help="MMR lambda: 1 ranks by score alone, lower favours variety (default 0.7)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random strategy")
+    p.add_argument("-f", "--format", choices=("jsonl", "labelstudio"), default="jsonl", help="jsonl: newstag records; labelstudio: tasks with pre-annotations")
+    p.add_argument("-o", "--output", help="write here (atomically) instead of standard output")
+    p.add_argument("--column", action="append", metavar="FIELD=NAME", help="input column names, e.g. text=body")
+    p.add_argument("--allow-version-mismatch", action="store_true")
+    p.set_defaults(func=cmd_suggest)
+
+    ls = sub.add_parser("labelstudio", help="Label Studio: the labelling interface (import exports with `newstag data import`)")
+    lsub = ls.add_subparsers(dest="labelstudio_command", required=True)
+    p = lsub.add_parser("config", help="the labelling interface (XML) from the label schema")
+    p.add_argument("--lang", choices=("it", "en"), default="it", help="language of the label names shown (default it)")
+    p.add_argument("--schema", help="label schema (default: data/labels.yaml)")
+    p.add_argument("-o", "--output", help="write here instead of standard output")
+    p.set_defaults(func=cmd_labelstudio_config)
 
     # listed for --help; main() hands `newstag data ...` to newstag.data.datasheet, imported only then
     sub.add_parser("data", help="corpus tools: validate files, corpus stats and datasheet, the train/test split", add_help=False)

@@ -172,6 +172,32 @@ def _cmd_agree(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+    """Label Studio export -> validated records; exit 1 when any task was left out."""
+    from newstag.data.labelstudio import ExportError, load_export, parse_export
+
+    try:
+        tasks = load_export(args.export)
+    except ExportError as exc:
+        raise ValueError(str(exc)) from exc
+    result = parse_export(tasks, load_schema(args.schema), str(args.export))
+    for problem in result.problems:
+        print(problem, file=sys.stderr)
+    write_jsonl(result.records, paths.resolve(args.output, Path.cwd()))
+    left_out = result.tasks - len(result.records)
+    print(f"{len(result.records)} record(s) from {result.tasks} task(s) -> {args.output}; {left_out} task(s) left out, {len(result.problems)} problem(s)")
+    return 1 if result.problems else 0
+
+
+IMPORT_EPILOG = """\
+Every task becomes a record or is reported with its task id: unknown labels,
+empty texts, tasks skipped/cancelled by the annotator or not annotated yet,
+and tasks whose annotations disagree. Valid tasks are always written.
+exit status: 0 all tasks imported; 1 some tasks left out (see stderr); 2 the
+file is not a Label Studio JSON export.
+"""
+
+
 def main(argv: Sequence[str] | None = None, prog: str = "newstag data") -> int:
     """``newstag data validate|stats|split`` (also ``python -m newstag.data``)."""
     parser = argparse.ArgumentParser(prog=prog, description="Corpus tools: validate, stats, split.")
@@ -196,6 +222,13 @@ def main(argv: Sequence[str] | None = None, prog: str = "newstag data") -> int:
     p.add_argument("first", help="JSON Lines with id, topics, actors (the reference labelling)")
     p.add_argument("second", help="JSON Lines with id, topics, actors (the other labelling)")
     p.set_defaults(func=_cmd_agree)
+    p = sub.add_parser(
+        "import", help="turn an annotation tool's export into validated records", epilog=IMPORT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("export", help="the export file (Label Studio: JSON export of the project)")
+    p.add_argument("--from", dest="tool", choices=("labelstudio",), required=True, help="the tool that wrote the export")
+    p.add_argument("-o", "--output", required=True, help="JSON Lines file of the valid records (written atomically)")
+    p.set_defaults(func=_cmd_import)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
