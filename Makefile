@@ -22,7 +22,7 @@ run: $(STAMP)
 ## make test: the README's test command (CI runs it through .ci/run), on two
 ## workers (pytest-xdist); tests sharing a heavy component are grouped
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=15
 
 ## make metrics: regenerate experiments/METRICS.md and the README metrics block
 metrics: $(STAMP)
