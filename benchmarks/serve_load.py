@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,17 +128,31 @@ async def open_loop(url: str, articles: list[dict], rate: float, seconds: float,
     n = max(1, int(rate * seconds))
     latencies: list[float] = []
     failures = 0
+    kinds: Counter[str] = Counter()
     idle: list[_Conn] = []
 
     async def one(i: int, due: float) -> None:
         nonlocal failures
         await asyncio.sleep(max(0.0, due - time.perf_counter()))
         conn = None
+        body = bodies[i % len(bodies)]
         try:
-            conn = idle.pop() if idle else await _Conn.open(host, int(port))
-            status, _ = await asyncio.wait_for(conn.post("/v1/label", bodies[i % len(bodies)]), timeout)
-        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError, IndexError):
+            if idle:
+                conn = idle.pop()
+                try:
+                    status, _ = await asyncio.wait_for(conn.post("/v1/label", body), timeout)
+                except (ConnectionError, asyncio.IncompleteReadError, IndexError):
+                    # the server closed this idle keep-alive connection (uvicorn's
+                    # keep-alive timeout) before reading the request: like any
+                    # HTTP client, send it again on a fresh connection
+                    conn.close()
+                    conn = None
+            if conn is None:
+                conn = await _Conn.open(host, int(port))
+                status, _ = await asyncio.wait_for(conn.post("/v1/label", body), timeout)
+        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
             failures += 1
+            kinds[type(exc).__name__] += 1
             if conn is not None:
                 conn.close()
             return
@@ -146,6 +161,7 @@ async def open_loop(url: str, articles: list[dict], rate: float, seconds: float,
             latencies.append(time.perf_counter() - due)
         else:
             failures += 1
+            kinds[f"HTTP {status}"] += 1
 
     start = time.perf_counter() + 0.2
     await asyncio.gather(*(one(i, start + i / rate) for i in range(n)))
@@ -155,6 +171,7 @@ async def open_loop(url: str, articles: list[dict], rate: float, seconds: float,
     return {
         "requests": n,
         "failures": failures,
+        "failure_kinds": dict(kinds),
         "req_s": round(len(latencies) / wall, 1),
         "p50_ms": round(_pct(latencies, 0.50) * 1000, 1),
         "p95_ms": round(_pct(latencies, 0.95) * 1000, 1),
@@ -233,6 +250,9 @@ def to_markdown(rows: list[dict], cli: dict, args: argparse.Namespace, command: 
             )
         else:
             lines.append(f"| {r['workers']} | batches of {r['batch_size']} | {r['batches']} | {r['failures']} | | | | | {r['articles_s']} |")
+    kinds = [f"{r['workers']} worker(s) at {r['rate']:g} req/s: {r['failure_kinds']}" for r in rows if r.get("failure_kinds")]
+    if kinds:
+        lines += ["", "Failures by kind (a time-out counts as one): " + "; ".join(kinds) + "."]
     lines += [
         "",
         f"CLI on the same {cli['articles']} articles: `newstag predict` process {cli['process_articles_s']} articles/s (model load included); "
