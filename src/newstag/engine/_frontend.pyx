@@ -296,3 +296,202 @@ def candidates(featurizer, article):
         row["actor=" + labels[actor]] = 1.0
         out[actor] = row
     return out
+
+
+# ------------------------------------------------------------ TF-IDF blocks
+# Ports of the per-word analysis of ``newstag.engine.compact._Tfidf``
+# (``_char_wb``, ``_tokens``) and of its word n-gram -> column mapping
+# (``_word``): same hashes, same open-addressing probes over the same
+# ``_Lookup`` arrays, same output order.
+
+cdef unsigned long long _MIX = 0x9E3779B97F4A7C15ULL
+cdef unsigned long long _BASE = 1000003ULL
+
+
+cdef class Probe:
+    """A read-only view of one ``compact._Lookup`` table, probed as its
+    ``__call__`` does (linear probing, at most ``rounds`` slots, an empty
+    slot ends the probe)."""
+
+    cdef const unsigned long long[::1] keys
+    cdef const long long[::1] values
+    cdef unsigned long long mask
+    cdef int shift, rounds
+
+    def __init__(self, keys, values, int shift, unsigned long long mask, int rounds):
+        self.keys = keys
+        self.values = values
+        self.shift = shift
+        self.mask = mask
+        self.rounds = rounds
+
+    cdef inline long long find(self, unsigned long long q) noexcept nogil:
+        cdef unsigned long long home = (q * _MIX) >> self.shift
+        cdef unsigned long long slot
+        cdef long long v
+        cdef int p
+        for p in range(self.rounds):
+            slot = (home + <unsigned long long> p) & self.mask
+            v = self.values[slot]
+            if v < 0:
+                return -1
+            if self.keys[slot] == q:
+                return v
+        return -1
+
+
+def char_wb_columns(list words, int lo, int hi, list probes):
+    """(word, column) of every known ``char_wb`` n-gram of each word, in
+    ``_char_wb``'s order after ``_Rows.append``: word by word, then by n,
+    then by position. An n-gram of ``" " + word + " "`` of length n in
+    ``[max(lo, 2), hi]`` with no space but at its ends is hashed as
+    ``h = h * 1000003 + code`` (mod 2**64) and looked up in ``probes[n]``
+    (a :class:`Probe` or ``None``)."""
+    import numpy as np
+
+    cdef Py_ssize_t w, i, k, L, n_words = len(words), total = 0, n_out = 0
+    cdef int n, first = lo if lo > 2 else 2
+    cdef unsigned long long h
+    cdef long long col
+    cdef str word
+    cdef Py_UCS4 *codes
+    cdef Probe probe
+    cdef bint bad
+    for w in range(n_words):
+        L = len(<str> words[w]) + 2
+        for n in range(first, hi + 1):
+            if L >= n:
+                total += L - n + 1
+    rows_arr = np.empty(total, dtype=np.int64)
+    cols_arr = np.empty(total, dtype=np.int64)
+    cdef long long[::1] rows = rows_arr
+    cdef long long[::1] cols = cols_arr
+    cdef Py_ssize_t longest = 0
+    for w in range(n_words):
+        if len(<str> words[w]) > longest:
+            longest = len(<str> words[w])
+    codes = <Py_UCS4 *> malloc((longest + 2) * sizeof(Py_UCS4))
+    if codes == NULL:
+        raise MemoryError()
+    try:
+        for w in range(n_words):
+            word = words[w]
+            L = len(word) + 2
+            codes[0] = 32
+            for i in range(L - 2):
+                codes[i + 1] = word[i]
+            codes[L - 1] = 32
+            for n in range(first, hi + 1):
+                if L < n or probes[n] is None:
+                    continue
+                probe = probes[n]
+                for i in range(L - n + 1):
+                    h = <unsigned long long> codes[i]
+                    bad = False
+                    for k in range(i + 1, i + n):
+                        if k < i + n - 1 and codes[k] == 32:  # a space inside: crosses a word
+                            bad = True
+                            break
+                        h = h * _BASE + <unsigned long long> codes[k]
+                    if bad:
+                        continue
+                    col = probe.find(h)
+                    if col >= 0:
+                        rows[n_out] = w
+                        cols[n_out] = col
+                        n_out += 1
+    finally:
+        free(codes)
+    return rows_arr[:n_out], cols_arr[:n_out]
+
+
+def word_tokens(list words, dict token_ids):
+    """(word, token id) of each token of each word, in order: port of
+    ``_tokens`` for the default token pattern ``(?u)\\b\\w\\w+\\b``, whose
+    matches are the maximal runs of two or more ``\\w`` characters. A token
+    outside ``token_ids`` gets ``-1``."""
+    import numpy as np
+
+    cdef Py_ssize_t w, i, j, n, n_words = len(words), total = 0, n_out = 0
+    cdef str word
+    for w in range(n_words):
+        total += len(<str> words[w]) // 2 + 1
+    rows_arr = np.empty(total, dtype=np.int64)
+    ids_arr = np.empty(total, dtype=np.int64)
+    cdef long long[::1] rows = rows_arr
+    cdef long long[::1] ids = ids_arr
+    for w in range(n_words):
+        word = words[w]
+        n = len(word)
+        i = 0
+        while i < n:
+            if not _is_word(word[i]):
+                i += 1
+                continue
+            j = i + 1
+            while j < n and _is_word(word[j]):
+                j += 1
+            if j - i >= 2:
+                rows[n_out] = w
+                ids[n_out] = token_ids.get(word[i:j], -1)
+                n_out += 1
+            i = j
+    return rows_arr[:n_out], ids_arr[:n_out]
+
+
+def word_columns(const int[::1] occurrence_ids, const long long[::1] occurrence_doc, const long long[::1] first,
+                 const long long[::1] n_tokens, const int[::1] token_ids, unsigned long long base, int lo, int hi, list probes):
+    """(document, column) of every known word n-gram: port of ``_word``.
+
+    The documents' token ids are their words' tokens in order, stop words
+    (``-2``) dropped; an n-gram is a run of ``n`` ids within one document,
+    none ``-1`` (out of the vocabulary), keyed as the digits ``id + 1`` in
+    base ``base``. Output order is ``_word``'s: by n, then by position."""
+    import numpy as np
+
+    cdef Py_ssize_t o, t, m = 0, i, k, n_occ = occurrence_ids.shape[0], n_out = 0, total
+    cdef int n, word
+    cdef long long tok
+    cdef unsigned long long h
+    cdef long long col
+    cdef Probe probe
+    cdef bint ok
+    total = 0
+    for o in range(n_occ):
+        total += n_tokens[occurrence_ids[o]]
+    seq_arr = np.empty(total, dtype=np.int64)
+    doc_arr = np.empty(total, dtype=np.int64)
+    cdef long long[::1] seq = seq_arr
+    cdef long long[::1] doc = doc_arr
+    for o in range(n_occ):
+        word = occurrence_ids[o]
+        for t in range(first[word], first[word] + n_tokens[word]):
+            tok = token_ids[t]
+            if tok != -2:
+                seq[m] = tok
+                doc[m] = occurrence_doc[o]
+                m += 1
+    out_doc_arr = np.empty(m * (hi if hi > 0 else 0), dtype=np.int64)
+    out_col_arr = np.empty(m * (hi if hi > 0 else 0), dtype=np.int64)
+    cdef long long[::1] out_doc = out_doc_arr
+    cdef long long[::1] out_col = out_col_arr
+    for n in range(lo if lo > 1 else 1, hi + 1):
+        if n >= len(probes) or probes[n] is None:
+            continue
+        probe = probes[n]
+        for i in range(m - n + 1):
+            h = 0
+            ok = True
+            for k in range(i, i + n):
+                if seq[k] < 0 or doc[k] != doc[i]:
+                    ok = False
+                    break
+                h = h * base + <unsigned long long> (seq[k] + 1)
+            if not ok:
+                continue
+            col = probe.find(h)
+            if col >= 0:
+                out_doc[n_out] = doc[i]
+                out_col[n_out] = col
+                n_out += 1
+    return out_doc_arr[:n_out], out_col_arr[:n_out]

@@ -126,6 +126,13 @@ class _Lookup:
             pending = pending[~placed[pending]]
             self.rounds += 1
 
+    def probe(self, frontend: Any) -> Any:
+        """The compiled extension's view of this table (``_frontend.Probe``),
+        made once."""
+        if getattr(self, "_probe", None) is None:
+            self._probe = frontend.Probe(self.keys, self.values, int(self.shift), self.mask, self.rounds)
+        return self._probe
+
     def _home(self, keys: np.ndarray) -> np.ndarray:
         return ((keys * self._MIX) >> self.shift).astype(np.int64)
 
@@ -274,6 +281,9 @@ class _Tfidf:
         self.fingerprint = digest.hexdigest()
         lo, hi = meta["ngram_range"]
         self.lo, self.hi = lo, hi
+        # the compiled extension when the compiled engine serves (set by
+        # CompactModel.set_engine): its ports of _tokens / _char_wb / _word
+        self.compiled: Any = None
         if meta["analyzer"] == "word":
             self._index_words(self.terms.tolist(), meta["stop_words"] or ())
         else:
@@ -325,11 +335,19 @@ class _Tfidf:
             prepared[key] = cache.split(prepared[self.prep.key])
         words = prepared[key]
         rows = cache.rows_of(self)
+        word = self.meta["analyzer"] == "word"
         if rows.n < words.size:  # words new to this block
             fresh = cache.words[rows.n : words.size]
-            rows.append(*(self._tokens(fresh) if self.meta["analyzer"] == "word" else self._char_wb(fresh)), len(fresh))
-        if self.meta["analyzer"] == "word":
-            counts = _counts(*self._word(words, rows), (words.n_docs, self.width))
+            found: tuple[np.ndarray, np.ndarray]
+            if self.compiled is None:
+                found = self._tokens(fresh) if word else self._char_wb(fresh)
+            elif word:
+                found = self.compiled.word_tokens(fresh, self.token_ids)
+            else:
+                found = self.compiled.char_wb_columns(fresh, self.lo, self.hi, self._probes(self.tables))
+            rows.append(found[0], found[1], len(fresh))
+        if word:
+            counts = _counts(*(self._word(words, rows) if self.compiled is None else self._word_compiled(words, rows)), (words.n_docs, self.width))
         else:
             # documents x words @ words x n-grams
             counts = (words.occurrences(rows.n) @ rows.csr(self.width)).tocsr()
@@ -373,6 +391,18 @@ class _Tfidf:
             if n >= self.lo and n in self.word_tables:
                 found.append(_found(self.word_tables[n], h, np.flatnonzero(ok), doc))
         return _stack(found)
+
+    def _probes(self, tables: dict[int, _Lookup]) -> list[Any]:
+        """The compiled probes of ``tables``, indexed by n (``None`` where
+        there is no table)."""
+        return [tables[n].probe(self.compiled) if n in tables else None for n in range(max(tables, default=0) + 1)]
+
+    def _word_compiled(self, words: _Words, rows: _Rows) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_word` by the compiled extension (same pairs, same order)."""
+        first, n_tokens = rows.bounds()
+        ids = np.ascontiguousarray(words.ids, dtype=np.int32)
+        doc = np.ascontiguousarray(words.doc, dtype=np.int64)
+        return self.compiled.word_columns(ids, doc, first, n_tokens, rows.values[: rows.nnz], int(self.base), self.lo, self.hi, self._probes(self.word_tables))
 
     def _char_wb(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(word, column) of every char n-gram of each space-padded word,
@@ -477,6 +507,9 @@ class CompactModel:
         aliases = [block for block, _, _ in self.blocks if isinstance(block, _Alias)]
         for block, reference in zip(aliases, self._reference_matchers):
             block.matcher = frontend.CompiledAliasMatcher.like(reference) if self.engine == "compiled" else reference
+        for block, _, _ in self.blocks:
+            if isinstance(block, _Tfidf):
+                block.compiled = frontend.kernels() if self.engine == "compiled" else None
         if self.roles is not None:
             self.roles.set_engine(self.engine)
         return self.engine

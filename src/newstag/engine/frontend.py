@@ -178,6 +178,15 @@ class CompiledMentionFeaturizer(MentionFeaturizer):
         return kind
 
 
+def kernels() -> ModuleType:
+    """The extension module, whose TF-IDF ports (``word_tokens``,
+    ``char_wb_columns``, ``word_columns``) :class:`~newstag.engine.compact._Tfidf`
+    calls when the compiled engine serves."""
+    if _FRONTEND is None:
+        raise EngineUnavailable(_WHY)
+    return _FRONTEND
+
+
 def role_score(feats: dict[str, float], vocab: dict[str, int], coef: Any, intercept: float) -> float:
     """The candidate classifier's margin (compiled port of the sum in
     :meth:`newstag.engine.roles.CompactRoles._score`)."""
