@@ -138,6 +138,41 @@ def test_mention_features_match_on_the_corpus(reference, compiled, corpus_test):
         assert compiled.candidates(article) == reference.candidates(article), article.id
 
 
+# --------------------------------------------------------- text preparation
+
+
+def test_fold_and_lower_match_on_every_code_point():
+    """Each code point (in runs of 256, between context that lower-cases
+    with rules: final sigma, dotted I) folds and lower-cases as the
+    reference does."""
+    from newstag.text.preparation import fold_accents, fold_and_lower
+
+    for start in range(0, 0x110000, 256):
+        text = "ΟΔΟΣ İ`" + "".join(map(chr, range(start, min(start + 256, 0x110000)))) + "Σ x"
+        assert frontend.fold_and_lower(text) == fold_and_lower(text), hex(start)
+        assert frontend.fold_accents(text) == fold_accents(text), hex(start)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fold_and_lower_match_on_generated_text(pieces, data):
+    from newstag.text.preparation import fold_accents, fold_and_lower
+
+    text = data.draw(_text(pieces))
+    assert frontend.fold_and_lower(text) == fold_and_lower(text)
+    assert frontend.fold_accents(text) == fold_accents(text)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_prepared_text_matches_with_compiled_folding(pieces, data):
+    from newstag.text.preparation import prepare
+
+    articles = data.draw(st.lists(st.fixed_dictionaries({"title": _text(pieces), "subtitle": _text(pieces), "text": _text(pieces)}), max_size=3))
+    for options in ({}, {"field": "title", "lowercase": False}, {"unicode_form": None, "title_weight": 0}):
+        assert prepare(articles, **options, fold=frontend.fold_accents) == prepare(articles, **options)
+
+
 # ------------------------------------------------------------ TF-IDF blocks
 
 
@@ -180,8 +215,8 @@ def _same_pairs(compiled, reference):
 
 
 def test_tfidf_blocks_serve_compiled_kernels_only_under_compiled(tfidf_blocks):
-    assert all(b.compiled is not None for b in tfidf_blocks["compiled"].values())
-    assert all(b.compiled is None for b in tfidf_blocks["numpy"].values())
+    assert all(b.compiled is not None and b.prep.fold is frontend.fold_accents for b in tfidf_blocks["compiled"].values())
+    assert all(b.compiled is None and b.prep.fold is None for b in tfidf_blocks["numpy"].values())
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

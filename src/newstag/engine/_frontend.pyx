@@ -10,6 +10,7 @@ is ``Py_UNICODE_ISALNUM`` or ``_``), the iteration orders are the reference's.
 """
 
 from cpython.unicode cimport Py_UNICODE_ISALNUM
+from cpython.unicode cimport PyUnicode_4BYTE_KIND, PyUnicode_FromKindAndData
 from libc.math cimport log1p
 from libc.stdlib cimport free, malloc
 
@@ -495,3 +496,55 @@ def word_columns(const int[::1] occurrence_ids, const long long[::1] occurrence_
                 out_col[n_out] = col
                 n_out += 1
     return out_doc_arr[:n_out], out_col_arr[:n_out]
+
+
+# --------------------------------------------------------- text preparation
+
+
+cdef inline Py_UCS4 _fold_one(Py_UCS4 c, object table) except? 0x110000:
+    if c < 128:
+        return 39 if c == 96 else c  # "`" is the one ASCII character folding changes
+    return ord(table[<long> c])
+
+
+cdef inline Py_UCS4 _lower_one(Py_UCS4 c, object table) except? 0x110000:
+    if c < 128:
+        return <Py_UCS4> (<unsigned int> c + 32) if 65 <= c <= 90 else c
+    return ord(table[<long> c])
+
+
+def fold_and_lower(str text, object fold, object lower):
+    """``(text.translate(fold), text.translate(fold).translate(lower))``
+    in one pass, for the one-to-one tables of :mod:`newstag.text.preparation`
+    (``_FOLD``, ``_LOWER``: dicts that fill themselves; ASCII is mapped here
+    without them). The reference is
+    :func:`newstag.text.preparation.fold_and_lower`; ``lower`` may be
+    ``None`` for the folded text alone (:func:`~newstag.text.preparation.fold_accents`)."""
+    cdef Py_ssize_t i, n = len(text)
+    cdef Py_UCS4 c, f
+    cdef Py_UCS4 *folded
+    cdef Py_UCS4 *lowered = NULL
+    cdef bint changed_fold = False, changed_lower = False, want_lower = lower is not None
+    folded = <Py_UCS4 *> malloc((n + 1) * sizeof(Py_UCS4))
+    if folded == NULL:
+        raise MemoryError()
+    try:
+        if want_lower:
+            lowered = <Py_UCS4 *> malloc((n + 1) * sizeof(Py_UCS4))
+            if lowered == NULL:
+                raise MemoryError()
+        for i in range(n):
+            c = text[i]
+            f = _fold_one(c, fold)
+            folded[i] = f
+            changed_fold |= f != c
+            if want_lower:
+                lowered[i] = _lower_one(f, lower)
+                changed_lower |= lowered[i] != f
+        out = text if not changed_fold else PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, folded, n)
+        if not want_lower:
+            return out
+        return out, (out if not changed_lower else PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, lowered, n))
+    finally:
+        free(folded)
+        free(lowered)

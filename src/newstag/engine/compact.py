@@ -68,9 +68,10 @@ class _Prep:
     def __init__(self, p: dict[str, Any]):
         self.p = p
         self.key = tuple(sorted(p.items()))
+        self.fold: Any = None  # the compiled engine's accent folding (same output), else the reference's
 
     def __call__(self, articles: Sequence[Any]) -> list[str]:
-        return prepare(articles, **self.p)
+        return prepare(articles, **self.p, fold=self.fold)
 
 
 def _counts(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]):
@@ -510,6 +511,7 @@ class CompactModel:
         for block, _, _ in self.blocks:
             if isinstance(block, _Tfidf):
                 block.compiled = frontend.kernels() if self.engine == "compiled" else None
+                block.prep.fold = frontend.fold_accents if self.engine == "compiled" else None
         if self.roles is not None:
             self.roles.set_engine(self.engine)
         return self.engine

@@ -27,6 +27,7 @@ from typing import Any
 
 from newstag.text.aliases import AliasMatcher
 from newstag.text.mentions import AliasKinds, MentionFeaturizer
+from newstag.text.preparation import _FOLD, _LOWER
 
 ENGINES = ("auto", "compiled", "numpy")
 ENV = "NEWSTAG_ENGINE"
@@ -129,8 +130,6 @@ class CompiledAliasMatcher(AliasMatcher):
         done = self._memo.get(text)
         if done is not None:
             return done
-        from newstag.text.preparation import fold_and_lower
-
         assert _FRONTEND is not None  # an instance exists only when it imports
         folded, lowered = fold_and_lower(text)
         hits = set(_FRONTEND.aho_spans(self._loose_aho, lowered)) if self._loose_aho is not None else set()
@@ -176,6 +175,19 @@ class CompiledMentionFeaturizer(MentionFeaturizer):
                 self._kinds.clear()
             kind = self._kinds[matched] = self.kinds.of(matched)
         return kind
+
+
+def fold_and_lower(text: str) -> tuple[str, str]:
+    """Compiled :func:`newstag.text.preparation.fold_and_lower` (one pass
+    over the text, the same fold and lower-case tables)."""
+    assert _FRONTEND is not None
+    return _FRONTEND.fold_and_lower(text, _FOLD, _LOWER)
+
+
+def fold_accents(text: str) -> str:
+    """Compiled :func:`newstag.text.preparation.fold_accents`."""
+    assert _FRONTEND is not None
+    return _FRONTEND.fold_and_lower(text, _FOLD, None)
 
 
 def kernels() -> ModuleType:
