@@ -214,9 +214,11 @@ def _same_pairs(compiled, reference):
         assert got.tolist() == want[order].tolist()
 
 
-def test_tfidf_blocks_serve_compiled_kernels_only_under_compiled(tfidf_blocks):
+def test_tfidf_blocks_serve_compiled_kernels_only_under_compiled(engines, tfidf_blocks):
     assert all(b.compiled is not None and b.prep.fold is frontend.fold_accents for b in tfidf_blocks["compiled"].values())
     assert all(b.compiled is None and b.prep.fold is None for b in tfidf_blocks["numpy"].values())
+    assert engines["topics"]["compiled"].model._cache.compiled is not None
+    assert engines["topics"]["numpy"].model._cache.compiled is None
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -248,6 +250,25 @@ def test_word_columns_match_on_generated_documents(tfidf_blocks, pieces, data):
     _, words, rows = _split(block, docs)
     got, want = block._word_compiled(words, rows), block._word(words, rows)
     assert [a.tolist() for a in got] == [a.tolist() for a in want]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_word_cache_split_matches_over_batches(pieces, data):
+    """Two batches through a word cache (the second meets known and new
+    words): the same ids, lengths and numbering of new words."""
+    from newstag.engine import _frontend  # type: ignore[attr-defined]
+    from newstag.engine.compact import _WordCache
+
+    batches = data.draw(st.lists(st.lists(_text(pieces), max_size=4), min_size=2, max_size=2))
+    caches = [_WordCache(), _WordCache()]
+    caches[0].compiled = _frontend
+    for docs in batches:
+        got, want = (c.split(docs) for c in caches)
+        assert got.ids.dtype == want.ids.dtype and got.ids.tolist() == want.ids.tolist()
+        assert got.lengths.tolist() == want.lengths.tolist() and got.doc.tolist() == want.doc.tolist()
+        assert got.size == want.size
+        assert caches[0].words == caches[1].words and caches[0].index == caches[1].index
 
 
 def test_tfidf_kernels_match_on_the_corpus(tfidf_blocks, corpus_test):

@@ -548,3 +548,36 @@ def fold_and_lower(str text, object fold, object lower):
     finally:
         free(folded)
         free(lowered)
+
+
+def split_words(list docs, dict index, list words):
+    """Port of ``compact._WordCache.split``'s numbering: the words
+    (``str.split``) of each document as cache ids, a word new to ``index``
+    numbered next and appended to ``words`` (first occurrence first).
+    Returns (ids per occurrence as int32, words per document as int64)."""
+    import numpy as np
+
+    cdef Py_ssize_t d, n_docs = len(docs), m = 0, cap = 0, k
+    cdef list parts
+    lengths_arr = np.empty(n_docs, dtype=np.int64)
+    cdef long long[::1] lengths = lengths_arr
+    split = []
+    for d in range(n_docs):
+        parts = (<str> docs[d]).split()
+        split.append(parts)
+        lengths[d] = len(parts)
+        cap += len(parts)
+    ids_arr = np.empty(cap, dtype=np.int32)
+    cdef int[::1] ids = ids_arr
+    for parts in split:
+        for word in parts:
+            found = index.get(word)
+            if found is None:
+                k = len(words)
+                index[word] = k
+                words.append(word)
+            else:
+                k = found
+            ids[m] = <int> k
+            m += 1
+    return ids_arr, lengths_arr

@@ -221,6 +221,7 @@ class _WordCache:
 
     def __init__(self, limit: int = 100_000):
         self.limit = limit
+        self.compiled: Any = None  # the extension when the compiled engine serves (its split_words)
         self.clear()
 
     def clear(self) -> None:
@@ -235,6 +236,9 @@ class _WordCache:
     def split(self, docs: list[str]) -> _Words:
         if len(self.words) > self.limit:
             self.clear()
+        if self.compiled is not None:
+            ids, lengths = self.compiled.split_words(docs, self.index, self.words)
+            return _Words(ids, lengths, len(self.words))
         split = [d.split() for d in docs]
         flat = list(itertools.chain.from_iterable(split))
         index = self.index
@@ -508,6 +512,7 @@ class CompactModel:
         aliases = [block for block, _, _ in self.blocks if isinstance(block, _Alias)]
         for block, reference in zip(aliases, self._reference_matchers):
             block.matcher = frontend.CompiledAliasMatcher.like(reference) if self.engine == "compiled" else reference
+        self._cache.compiled = frontend.kernels() if self.engine == "compiled" else None
         for block, _, _ in self.blocks:
             if isinstance(block, _Tfidf):
                 block.compiled = frontend.kernels() if self.engine == "compiled" else None
