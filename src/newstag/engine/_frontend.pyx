@@ -93,6 +93,9 @@ def hit_windows(str lowered, list hits, int window):
     cdef Py_ssize_t *starts
     cdef Py_ssize_t *ends
     cdef Py_ssize_t n_inside, n_seq = 0, hs, he, hn, nl
+    cdef Py_ssize_t *span_start
+    cdef Py_ssize_t *span_end
+    cdef Py_ssize_t *span_hit
     spans = sorted([(hits[i][0], hits[i][1], i) for i in range(n_hits)])
     actors = [h[2] for h in hits]
     at = [-1] * n_hits
@@ -101,15 +104,23 @@ def hit_windows(str lowered, list hits, int window):
     starts = <Py_ssize_t *> malloc((len(lowered) + 1) * sizeof(Py_ssize_t))
     ends = <Py_ssize_t *> malloc((len(lowered) + 1) * sizeof(Py_ssize_t))
     inside = <Py_ssize_t *> malloc(7 * sizeof(Py_ssize_t))
+    # the sorted spans as C arrays: the token loop reads them without objects
+    span_start = <Py_ssize_t *> malloc((n_hits + 1) * sizeof(Py_ssize_t))
+    span_end = <Py_ssize_t *> malloc((n_hits + 1) * sizeof(Py_ssize_t))
+    span_hit = <Py_ssize_t *> malloc((n_hits + 1) * sizeof(Py_ssize_t))
     try:
+        if seq == NULL or starts == NULL or ends == NULL or inside == NULL or span_start == NULL or span_end == NULL or span_hit == NULL:
+            raise MemoryError()
+        for m in range(n_hits):
+            span_start[m], span_end[m], span_hit[m] = spans[m]
         n_tok = _tokens(lowered, starts, ends)
         for i in range(n_tok):
             s = starts[i]
-            while k < n_hits and spans[k][1] <= s:
+            while k < n_hits and span_end[k] <= s:
                 k += 1
             n_inside = 0
             for m in range(k, min(k + 6, n_hits)):
-                hs, he, hn = spans[m]
+                hs, he, hn = span_start[m], span_end[m], span_hit[m]
                 if hs <= s < he:
                     inside[n_inside] = hn
                     n_inside += 1
@@ -130,6 +141,7 @@ def hit_windows(str lowered, list hits, int window):
                 if at[inside[m]] < 0:
                     at[inside[m]] = n_seq - 1
         out = []
+        words = [None] * n_seq  # each token's text, sliced once for all the windows that show it
         for i in range(n_hits):
             a = at[i]
             if a < 0:
@@ -141,9 +153,9 @@ def hit_windows(str lowered, list hits, int window):
             left = []
             right = []
             for m in range(lo, a):
-                left.append(_masked(lowered, starts, ends, actors, seq[m], actor))
+                left.append(_masked(lowered, starts, ends, actors, seq[m], actor, words, m))
             for m in range(a + 1, hi):
-                right.append(_masked(lowered, starts, ends, actors, seq[m], actor))
+                right.append(_masked(lowered, starts, ends, actors, seq[m], actor, words, m))
             nl = len(left)  # no negative indexing: wraparound is off
             keys = ["l1=" + left[nl - 1] if nl else "l1=^", "r1=" + right[0] if right else "r1=$"]
             if nl >= 2:
@@ -158,11 +170,17 @@ def hit_windows(str lowered, list hits, int window):
         free(starts)
         free(ends)
         free(inside)
+        free(span_start)
+        free(span_end)
+        free(span_hit)
 
 
-cdef inline str _masked(str lowered, Py_ssize_t *starts, Py_ssize_t *ends, list actors, Py_ssize_t v, object actor):
+cdef inline str _masked(str lowered, Py_ssize_t *starts, Py_ssize_t *ends, list actors, Py_ssize_t v, object actor, list words, Py_ssize_t m):
     if v >= 0:
-        return lowered[starts[v]:ends[v]]
+        word = words[m]
+        if word is None:
+            word = words[m] = lowered[starts[v]:ends[v]]
+        return word
     return "X" if actors[-1 - v] == actor else "A"
 
 
