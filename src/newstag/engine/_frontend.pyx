@@ -14,6 +14,9 @@ from cpython.unicode cimport PyUnicode_4BYTE_KIND, PyUnicode_FromKindAndData
 from libc.math cimport log1p
 from libc.stdlib cimport free, malloc
 
+from newstag.text.mentions import _is_dateline, _paragraph_spans
+from newstag.text.preparation import fold_and_lower
+
 _PUNCT = frozenset('«»“”"()-–—:')
 
 
@@ -96,6 +99,7 @@ def hit_windows(str lowered, list hits, int window):
     cdef Py_ssize_t *span_start
     cdef Py_ssize_t *span_end
     cdef Py_ssize_t *span_hit
+    cdef list spans, actors, at, out, words, left, right, keys
     spans = sorted([(hits[i][0], hits[i][1], i) for i in range(n_hits)])
     actors = [h[2] for h in hits]
     at = [-1] * n_hits
@@ -233,11 +237,11 @@ def aho_spans(automaton, str text):
 def candidates(featurizer, article):
     """Port of ``MentionFeaturizer.candidates`` (same dicts, same key order);
     ``featurizer`` supplies the fields, alias spans, alias kinds and window."""
-    from newstag.text.mentions import _is_dateline, _paragraph_spans
-    from newstag.text.preparation import fold_and_lower
-
     cdef Py_ssize_t s, e, n, n_hits, total = 0, start, top = 0, c, window = featurizer.window
     cdef bint body
+    # typed: Cython then calls the dict API directly, not attribute lookups
+    cdef dict texts, counts, feats, positions, f, row
+    cdef list by_field, hits, windows
     texts = dict(featurizer._fields(article))
     matcher = featurizer.matcher
     by_field = []  # (name, text, [(start, end, actor, matched)])

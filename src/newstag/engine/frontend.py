@@ -7,8 +7,10 @@ Aho-Corasick automaton, ``pyahocorasick``). Both give the same
 probabilities, explanations and alias offsets: each compiled piece replaces
 a hook of the reference (:class:`~newstag.text.aliases.AliasMatcher`'s
 ``_hits``, :class:`~newstag.text.mentions.MentionFeaturizer`'s
-``_hit_windows`` / ``_quotes`` / ``_kind``, the role scorer) with a port of
-it.
+``_hit_windows`` / ``_quotes`` / ``_kind``, the role scorer; in
+:mod:`newstag.engine.compact`, the word cache's ``split``, the TF-IDF
+blocks' ``_char_wb`` / ``_tokens`` / ``_word`` and text preparation's
+accent folding) with a port of it.
 
 The extension is optional: it is built at install time when a C compiler is
 there (``setup.py``). ``auto`` picks ``compiled`` when it imports, else
