@@ -11,7 +11,7 @@ is ``Py_UNICODE_ISALNUM`` or ``_``), the iteration orders are the reference's.
 
 from cpython.unicode cimport Py_UNICODE_ISALNUM
 from cpython.unicode cimport PyUnicode_4BYTE_KIND, PyUnicode_FromKindAndData
-from libc.math cimport log1p
+from libc.math cimport log1p, sqrt
 from libc.stdlib cimport free, malloc
 
 from newstag.text.mentions import _is_dateline, _paragraph_spans
@@ -603,3 +603,39 @@ def split_words(list docs, dict index, list words):
             ids[m] = <int> k
             m += 1
     return ids_arr, lengths_arr
+
+
+def tfidf_values(const int[::1] indptr, const double[::1] counts, const int[::1] indices, const float[::1] idf, const float[::1] log_table):
+    """Port of ``compact._tfidf``'s arithmetic for float32 blocks: each
+    count ``c`` becomes ``log_table[c - 1]`` (numpy's ``log(c) + 1``, made by
+    the caller with numpy; empty for raw counts) times the column's IDF,
+    then rows are divided by their L2 norm, summed in float64 in entry order
+    as ``np.bincount`` does. Returns the float32 values, or ``None`` when a
+    count is not an integer the table covers (the caller uses numpy)."""
+    import numpy as np
+
+    cdef Py_ssize_t r, j, n_rows = indptr.shape[0] - 1, n_table = log_table.shape[0]
+    cdef bint sublinear = n_table > 0
+    cdef double c, total
+    cdef float v, norm
+    cdef long long k
+    out_arr = np.empty(counts.shape[0], dtype=np.float32)
+    cdef float[::1] out = out_arr
+    for r in range(n_rows):
+        total = 0.0
+        for j in range(indptr[r], indptr[r + 1]):
+            c = counts[j]
+            if sublinear:
+                k = <long long> c
+                if <double> k != c or k < 1 or k > n_table:
+                    return None
+                v = log_table[k - 1]
+            else:
+                v = <float> c
+            v = v * idf[indices[j]]
+            out[j] = v
+            total += <double> v * <double> v
+        norm = <float> sqrt(total)
+        for j in range(indptr[r], indptr[r + 1]):
+            out[j] = out[j] / norm
+    return out_arr

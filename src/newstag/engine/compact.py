@@ -81,10 +81,20 @@ def _counts(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]):
     return sp.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=shape).tocsr()  # tocsr sums duplicates
 
 
-def _tfidf(counts: Any, idf: np.ndarray, sublinear: bool, dtype: Any):
-    """Counts -> (sublinear) TF x IDF -> L2-normalised rows, as scikit-learn computes them."""
+def _tfidf(counts: Any, idf: np.ndarray, sublinear: bool, dtype: Any, compiled: Any = None):
+    """Counts -> (sublinear) TF x IDF -> L2-normalised rows, as scikit-learn computes them.
+    ``compiled``: the extension, whose ``tfidf_values`` does the float32
+    arithmetic in one pass with the same results."""
     import scipy.sparse as sp
 
+    data = np.ascontiguousarray(counts.data, dtype=np.float64)
+    if compiled is not None and np.dtype(dtype) == np.float32 and counts.indices.dtype == np.int32 and (not len(data) or data.max() <= 1e6):
+        # numpy's log of each distinct count: the same float32 values as np.log on the data
+        table = (np.log(np.arange(1, int(data.max()) + 1, dtype=np.float32)) + 1) if sublinear and len(data) else np.zeros(0, np.float32)
+        idf32 = np.ascontiguousarray(idf, dtype=np.float32)
+        values = compiled.tfidf_values(counts.indptr.astype(np.int32, copy=False), data, counts.indices, idf32, table)
+        if values is not None:
+            return sp.csr_matrix((values, counts.indices, counts.indptr), shape=counts.shape)
     v = counts.data.astype(dtype)
     if sublinear:
         v = np.log(v) + 1
@@ -356,7 +366,7 @@ class _Tfidf:
         else:
             # documents x words @ words x n-grams
             counts = (words.occurrences(rows.n) @ rows.csr(self.width)).tocsr()
-        return _tfidf(counts, self.idf, self.meta["sublinear_tf"], self.dtype)
+        return _tfidf(counts, self.idf, self.meta["sublinear_tf"], self.dtype, self.compiled)
 
     def _tokens(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(word, token id) of the tokens of each word, in order."""
