@@ -138,6 +138,156 @@ def test_mention_features_match_on_the_corpus(reference, compiled, corpus_test):
         assert compiled.candidates(article) == reference.candidates(article), article.id
 
 
+# --------------------------------------------------------- text preparation
+
+
+def test_fold_and_lower_match_on_every_code_point():
+    """Each code point (in runs of 256, between context that lower-cases
+    with rules: final sigma, dotted I) folds and lower-cases as the
+    reference does."""
+    from newstag.text.preparation import fold_accents, fold_and_lower
+
+    for start in range(0, 0x110000, 256):
+        text = "ΟΔΟΣ İ`" + "".join(map(chr, range(start, min(start + 256, 0x110000)))) + "Σ x"
+        assert frontend.fold_and_lower(text) == fold_and_lower(text), hex(start)
+        assert frontend.fold_accents(text) == fold_accents(text), hex(start)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fold_and_lower_match_on_generated_text(pieces, data):
+    from newstag.text.preparation import fold_accents, fold_and_lower
+
+    text = data.draw(_text(pieces))
+    assert frontend.fold_and_lower(text) == fold_and_lower(text)
+    assert frontend.fold_accents(text) == fold_accents(text)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_prepared_text_matches_with_compiled_folding(pieces, data):
+    from newstag.text.preparation import prepare
+
+    articles = data.draw(st.lists(st.fixed_dictionaries({"title": _text(pieces), "subtitle": _text(pieces), "text": _text(pieces)}), max_size=3))
+    for options in ({}, {"field": "title", "lowercase": False}, {"unicode_form": None, "title_weight": 0}):
+        assert prepare(articles, **options, fold=frontend.fold_accents) == prepare(articles, **options)
+
+
+# ------------------------------------------------------------ TF-IDF blocks
+
+
+@pytest.fixture(scope="module")
+def tfidf_blocks(engines):
+    """The topic model's word and char_wb blocks under each engine."""
+    from newstag.engine.compact import _Tfidf
+
+    def blocks(engine):
+        found = {b.meta["analyzer"]: b for b, _, _ in engines["topics"][engine].model.blocks if isinstance(b, _Tfidf)}
+        assert set(found) == {"word", "char_wb"}
+        return found
+
+    return {e: blocks(e) for e in ("compiled", "numpy")}
+
+
+def _words(pieces):
+    """Whitespace-free words, as ``_WordCache.split`` gives them."""
+    return st.lists(_text(pieces), max_size=6).map(lambda texts: [w for t in texts for w in t.split()])
+
+
+def _split(block, docs):
+    """A fresh word cache's words for ``docs`` and the reference's token rows."""
+    from newstag.engine.compact import _WordCache
+
+    cache = _WordCache()
+    words = cache.split(block.prep(docs))
+    rows = cache.rows_of(block)
+    rows.append(*block._tokens(cache.words), len(cache.words))
+    return cache, words, rows
+
+
+def _same_pairs(compiled, reference):
+    """Same (row, column) pairs in the same order, ``reference`` as
+    ``_Rows.append`` orders it (stable by row)."""
+    order = np.argsort(reference[0], kind="stable")
+    for got, want in zip(compiled, reference):
+        assert got.dtype == np.int64
+        assert got.tolist() == want[order].tolist()
+
+
+def test_tfidf_blocks_serve_compiled_kernels_only_under_compiled(engines, tfidf_blocks):
+    assert all(b.compiled is not None and b.prep.fold is frontend.fold_accents for b in tfidf_blocks["compiled"].values())
+    assert all(b.compiled is None and b.prep.fold is None for b in tfidf_blocks["numpy"].values())
+    assert engines["topics"]["compiled"].model._cache.compiled is not None
+    assert engines["topics"]["numpy"].model._cache.compiled is None
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_char_wb_columns_match_on_generated_words(tfidf_blocks, pieces, data):
+    block = tfidf_blocks["compiled"]["char_wb"]
+    words = data.draw(_words(pieces))
+    got = block.compiled.char_wb_columns(words, block.lo, block.hi, block._probes(block.tables))
+    _same_pairs(got, block._char_wb(words))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_word_tokens_match_on_generated_words(tfidf_blocks, pieces, data):
+    block = tfidf_blocks["compiled"]["word"]
+    words = data.draw(_words(pieces))
+    _same_pairs(block.compiled.word_tokens(words, block.token_ids), block._tokens(words))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_word_columns_match_on_generated_documents(tfidf_blocks, pieces, data):
+    """Documents mixing vocabulary words, stop words, unknown words, edge
+    characters and empty fields: the same (document, column) pairs."""
+    block = tfidf_blocks["compiled"]["word"]
+    vocabulary = [t for t in block.terms.tolist()[:300:3]] + ["della", "the", "di", "zzqx"]
+    part = st.one_of(_text(pieces), st.lists(st.sampled_from(vocabulary), max_size=12).map(" ".join))
+    docs = data.draw(st.lists(st.fixed_dictionaries({"title": part, "text": part}), min_size=1, max_size=4))
+    _, words, rows = _split(block, docs)
+    got, want = block._word_compiled(words, rows), block._word(words, rows)
+    assert [a.tolist() for a in got] == [a.tolist() for a in want]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_word_cache_split_matches_over_batches(pieces, data):
+    """Two batches through a word cache (the second meets known and new
+    words): the same ids, lengths and numbering of new words."""
+    from newstag.engine import _frontend  # type: ignore[attr-defined]
+    from newstag.engine.compact import _WordCache
+
+    batches = data.draw(st.lists(st.lists(_text(pieces), max_size=4), min_size=2, max_size=2))
+    caches = [_WordCache(), _WordCache()]
+    caches[0].compiled = _frontend
+    for docs in batches:
+        got, want = (c.split(docs) for c in caches)
+        assert got.ids.dtype == want.ids.dtype and got.ids.tolist() == want.ids.tolist()
+        assert got.lengths.tolist() == want.lengths.tolist() and got.doc.tolist() == want.doc.tolist()
+        assert got.size == want.size
+        assert caches[0].words == caches[1].words and caches[0].index == caches[1].index
+
+
+def test_tfidf_kernels_match_on_the_corpus(tfidf_blocks, corpus_test):
+    """Every word of the test split through each kernel, and each block's
+    matrix bit for bit (same values, same entry order) under both engines."""
+    from newstag.engine.compact import _WordCache
+
+    word, char = tfidf_blocks["compiled"]["word"], tfidf_blocks["compiled"]["char_wb"]
+    cache, words, rows = _split(word, corpus_test)
+    assert len(cache.words) > 5000
+    _same_pairs(word.compiled.word_tokens(cache.words, word.token_ids), word._tokens(cache.words))
+    _same_pairs(char.compiled.char_wb_columns(cache.words, char.lo, char.hi, char._probes(char.tables)), char._char_wb(cache.words))
+    assert [a.tolist() for a in word._word_compiled(words, rows)] == [a.tolist() for a in word._word(words, rows)]
+    for analyzer in ("word", "char_wb"):
+        X, Y = (tfidf_blocks[e][analyzer].transform(corpus_test, _WordCache()) for e in ("compiled", "numpy"))
+        for part in ("indptr", "indices", "data"):
+            assert np.array_equal(getattr(X, part), getattr(Y, part)), (analyzer, part)
+
+
 # ------------------------------------------------------------------- models
 
 

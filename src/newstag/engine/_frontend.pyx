@@ -10,8 +10,12 @@ is ``Py_UNICODE_ISALNUM`` or ``_``), the iteration orders are the reference's.
 """
 
 from cpython.unicode cimport Py_UNICODE_ISALNUM
-from libc.math cimport log1p
+from cpython.unicode cimport PyUnicode_4BYTE_KIND, PyUnicode_FromKindAndData
+from libc.math cimport log1p, sqrt
 from libc.stdlib cimport free, malloc
+
+from newstag.text.mentions import _is_dateline, _paragraph_spans
+from newstag.text.preparation import fold_and_lower
 
 _PUNCT = frozenset('«»“”"()-–—:')
 
@@ -92,6 +96,10 @@ def hit_windows(str lowered, list hits, int window):
     cdef Py_ssize_t *starts
     cdef Py_ssize_t *ends
     cdef Py_ssize_t n_inside, n_seq = 0, hs, he, hn, nl
+    cdef Py_ssize_t *span_start
+    cdef Py_ssize_t *span_end
+    cdef Py_ssize_t *span_hit
+    cdef list spans, actors, at, out, words, left, right, keys
     spans = sorted([(hits[i][0], hits[i][1], i) for i in range(n_hits)])
     actors = [h[2] for h in hits]
     at = [-1] * n_hits
@@ -100,15 +108,23 @@ def hit_windows(str lowered, list hits, int window):
     starts = <Py_ssize_t *> malloc((len(lowered) + 1) * sizeof(Py_ssize_t))
     ends = <Py_ssize_t *> malloc((len(lowered) + 1) * sizeof(Py_ssize_t))
     inside = <Py_ssize_t *> malloc(7 * sizeof(Py_ssize_t))
+    # the sorted spans as C arrays: the token loop reads them without objects
+    span_start = <Py_ssize_t *> malloc((n_hits + 1) * sizeof(Py_ssize_t))
+    span_end = <Py_ssize_t *> malloc((n_hits + 1) * sizeof(Py_ssize_t))
+    span_hit = <Py_ssize_t *> malloc((n_hits + 1) * sizeof(Py_ssize_t))
     try:
+        if seq == NULL or starts == NULL or ends == NULL or inside == NULL or span_start == NULL or span_end == NULL or span_hit == NULL:
+            raise MemoryError()
+        for m in range(n_hits):
+            span_start[m], span_end[m], span_hit[m] = spans[m]
         n_tok = _tokens(lowered, starts, ends)
         for i in range(n_tok):
             s = starts[i]
-            while k < n_hits and spans[k][1] <= s:
+            while k < n_hits and span_end[k] <= s:
                 k += 1
             n_inside = 0
             for m in range(k, min(k + 6, n_hits)):
-                hs, he, hn = spans[m]
+                hs, he, hn = span_start[m], span_end[m], span_hit[m]
                 if hs <= s < he:
                     inside[n_inside] = hn
                     n_inside += 1
@@ -129,6 +145,7 @@ def hit_windows(str lowered, list hits, int window):
                 if at[inside[m]] < 0:
                     at[inside[m]] = n_seq - 1
         out = []
+        words = [None] * n_seq  # each token's text, sliced once for all the windows that show it
         for i in range(n_hits):
             a = at[i]
             if a < 0:
@@ -140,9 +157,9 @@ def hit_windows(str lowered, list hits, int window):
             left = []
             right = []
             for m in range(lo, a):
-                left.append(_masked(lowered, starts, ends, actors, seq[m], actor))
+                left.append(_masked(lowered, starts, ends, actors, seq[m], actor, words, m))
             for m in range(a + 1, hi):
-                right.append(_masked(lowered, starts, ends, actors, seq[m], actor))
+                right.append(_masked(lowered, starts, ends, actors, seq[m], actor, words, m))
             nl = len(left)  # no negative indexing: wraparound is off
             keys = ["l1=" + left[nl - 1] if nl else "l1=^", "r1=" + right[0] if right else "r1=$"]
             if nl >= 2:
@@ -157,11 +174,17 @@ def hit_windows(str lowered, list hits, int window):
         free(starts)
         free(ends)
         free(inside)
+        free(span_start)
+        free(span_end)
+        free(span_hit)
 
 
-cdef inline str _masked(str lowered, Py_ssize_t *starts, Py_ssize_t *ends, list actors, Py_ssize_t v, object actor):
+cdef inline str _masked(str lowered, Py_ssize_t *starts, Py_ssize_t *ends, list actors, Py_ssize_t v, object actor, list words, Py_ssize_t m):
     if v >= 0:
-        return lowered[starts[v]:ends[v]]
+        word = words[m]
+        if word is None:
+            word = words[m] = lowered[starts[v]:ends[v]]
+        return word
     return "X" if actors[-1 - v] == actor else "A"
 
 
@@ -214,11 +237,11 @@ def aho_spans(automaton, str text):
 def candidates(featurizer, article):
     """Port of ``MentionFeaturizer.candidates`` (same dicts, same key order);
     ``featurizer`` supplies the fields, alias spans, alias kinds and window."""
-    from newstag.text.mentions import _is_dateline, _paragraph_spans
-    from newstag.text.preparation import fold_and_lower
-
     cdef Py_ssize_t s, e, n, n_hits, total = 0, start, top = 0, c, window = featurizer.window
     cdef bint body
+    # typed: Cython then calls the dict API directly, not attribute lookups
+    cdef dict texts, counts, feats, positions, f, row
+    cdef list by_field, hits, windows
     texts = dict(featurizer._fields(article))
     matcher = featurizer.matcher
     by_field = []  # (name, text, [(start, end, actor, matched)])
@@ -296,3 +319,323 @@ def candidates(featurizer, article):
         row["actor=" + labels[actor]] = 1.0
         out[actor] = row
     return out
+
+
+# ------------------------------------------------------------ TF-IDF blocks
+# Ports of the per-word analysis of ``newstag.engine.compact._Tfidf``
+# (``_char_wb``, ``_tokens``) and of its word n-gram -> column mapping
+# (``_word``): same hashes, same open-addressing probes over the same
+# ``_Lookup`` arrays, same output order.
+
+cdef unsigned long long _MIX = 0x9E3779B97F4A7C15ULL
+cdef unsigned long long _BASE = 1000003ULL
+
+
+cdef class Probe:
+    """A read-only view of one ``compact._Lookup`` table, probed as its
+    ``__call__`` does (linear probing, at most ``rounds`` slots, an empty
+    slot ends the probe)."""
+
+    cdef const unsigned long long[::1] keys
+    cdef const long long[::1] values
+    cdef unsigned long long mask
+    cdef int shift, rounds
+
+    def __init__(self, keys, values, int shift, unsigned long long mask, int rounds):
+        self.keys = keys
+        self.values = values
+        self.shift = shift
+        self.mask = mask
+        self.rounds = rounds
+
+    cdef inline long long find(self, unsigned long long q) noexcept nogil:
+        cdef unsigned long long home = (q * _MIX) >> self.shift
+        cdef unsigned long long slot
+        cdef long long v
+        cdef int p
+        for p in range(self.rounds):
+            slot = (home + <unsigned long long> p) & self.mask
+            v = self.values[slot]
+            if v < 0:
+                return -1
+            if self.keys[slot] == q:
+                return v
+        return -1
+
+
+def char_wb_columns(list words, int lo, int hi, list probes):
+    """(word, column) of every known ``char_wb`` n-gram of each word, in
+    ``_char_wb``'s order after ``_Rows.append``: word by word, then by n,
+    then by position. An n-gram of ``" " + word + " "`` of length n in
+    ``[max(lo, 2), hi]`` with no space but at its ends is hashed as
+    ``h = h * 1000003 + code`` (mod 2**64) and looked up in ``probes[n]``
+    (a :class:`Probe` or ``None``)."""
+    import numpy as np
+
+    cdef Py_ssize_t w, i, k, L, n_words = len(words), total = 0, n_out = 0
+    cdef int n, first = lo if lo > 2 else 2
+    cdef unsigned long long h
+    cdef long long col
+    cdef str word
+    cdef Py_UCS4 *codes
+    cdef Probe probe
+    cdef bint bad
+    for w in range(n_words):
+        L = len(<str> words[w]) + 2
+        for n in range(first, hi + 1):
+            if L >= n:
+                total += L - n + 1
+    rows_arr = np.empty(total, dtype=np.int64)
+    cols_arr = np.empty(total, dtype=np.int64)
+    cdef long long[::1] rows = rows_arr
+    cdef long long[::1] cols = cols_arr
+    cdef Py_ssize_t longest = 0
+    for w in range(n_words):
+        if len(<str> words[w]) > longest:
+            longest = len(<str> words[w])
+    codes = <Py_UCS4 *> malloc((longest + 2) * sizeof(Py_UCS4))
+    if codes == NULL:
+        raise MemoryError()
+    try:
+        for w in range(n_words):
+            word = words[w]
+            L = len(word) + 2
+            codes[0] = 32
+            for i in range(L - 2):
+                codes[i + 1] = word[i]
+            codes[L - 1] = 32
+            for n in range(first, hi + 1):
+                if L < n or probes[n] is None:
+                    continue
+                probe = probes[n]
+                for i in range(L - n + 1):
+                    h = <unsigned long long> codes[i]
+                    bad = False
+                    for k in range(i + 1, i + n):
+                        if k < i + n - 1 and codes[k] == 32:  # a space inside: crosses a word
+                            bad = True
+                            break
+                        h = h * _BASE + <unsigned long long> codes[k]
+                    if bad:
+                        continue
+                    col = probe.find(h)
+                    if col >= 0:
+                        rows[n_out] = w
+                        cols[n_out] = col
+                        n_out += 1
+    finally:
+        free(codes)
+    return rows_arr[:n_out], cols_arr[:n_out]
+
+
+def word_tokens(list words, dict token_ids):
+    """(word, token id) of each token of each word, in order: port of
+    ``_tokens`` for the default token pattern ``(?u)\\b\\w\\w+\\b``, whose
+    matches are the maximal runs of two or more ``\\w`` characters. A token
+    outside ``token_ids`` gets ``-1``."""
+    import numpy as np
+
+    cdef Py_ssize_t w, i, j, n, n_words = len(words), total = 0, n_out = 0
+    cdef str word
+    for w in range(n_words):
+        total += len(<str> words[w]) // 2 + 1
+    rows_arr = np.empty(total, dtype=np.int64)
+    ids_arr = np.empty(total, dtype=np.int64)
+    cdef long long[::1] rows = rows_arr
+    cdef long long[::1] ids = ids_arr
+    for w in range(n_words):
+        word = words[w]
+        n = len(word)
+        i = 0
+        while i < n:
+            if not _is_word(word[i]):
+                i += 1
+                continue
+            j = i + 1
+            while j < n and _is_word(word[j]):
+                j += 1
+            if j - i >= 2:
+                rows[n_out] = w
+                ids[n_out] = token_ids.get(word[i:j], -1)
+                n_out += 1
+            i = j
+    return rows_arr[:n_out], ids_arr[:n_out]
+
+
+def word_columns(const int[::1] occurrence_ids, const long long[::1] occurrence_doc, const long long[::1] first,
+                 const long long[::1] n_tokens, const int[::1] token_ids, unsigned long long base, int lo, int hi, list probes):
+    """(document, column) of every known word n-gram: port of ``_word``.
+
+    The documents' token ids are their words' tokens in order, stop words
+    (``-2``) dropped; an n-gram is a run of ``n`` ids within one document,
+    none ``-1`` (out of the vocabulary), keyed as the digits ``id + 1`` in
+    base ``base``. Output order is ``_word``'s: by n, then by position."""
+    import numpy as np
+
+    cdef Py_ssize_t o, t, m = 0, i, k, n_occ = occurrence_ids.shape[0], n_out = 0, total
+    cdef int n, word
+    cdef long long tok
+    cdef unsigned long long h
+    cdef long long col
+    cdef Probe probe
+    cdef bint ok
+    total = 0
+    for o in range(n_occ):
+        total += n_tokens[occurrence_ids[o]]
+    seq_arr = np.empty(total, dtype=np.int64)
+    doc_arr = np.empty(total, dtype=np.int64)
+    cdef long long[::1] seq = seq_arr
+    cdef long long[::1] doc = doc_arr
+    for o in range(n_occ):
+        word = occurrence_ids[o]
+        for t in range(first[word], first[word] + n_tokens[word]):
+            tok = token_ids[t]
+            if tok != -2:
+                seq[m] = tok
+                doc[m] = occurrence_doc[o]
+                m += 1
+    out_doc_arr = np.empty(m * (hi if hi > 0 else 0), dtype=np.int64)
+    out_col_arr = np.empty(m * (hi if hi > 0 else 0), dtype=np.int64)
+    cdef long long[::1] out_doc = out_doc_arr
+    cdef long long[::1] out_col = out_col_arr
+    for n in range(lo if lo > 1 else 1, hi + 1):
+        if n >= len(probes) or probes[n] is None:
+            continue
+        probe = probes[n]
+        for i in range(m - n + 1):
+            h = 0
+            ok = True
+            for k in range(i, i + n):
+                if seq[k] < 0 or doc[k] != doc[i]:
+                    ok = False
+                    break
+                h = h * base + <unsigned long long> (seq[k] + 1)
+            if not ok:
+                continue
+            col = probe.find(h)
+            if col >= 0:
+                out_doc[n_out] = doc[i]
+                out_col[n_out] = col
+                n_out += 1
+    return out_doc_arr[:n_out], out_col_arr[:n_out]
+
+
+# --------------------------------------------------------- text preparation
+
+
+cdef inline Py_UCS4 _fold_one(Py_UCS4 c, object table) except? 0x110000:
+    if c < 128:
+        return 39 if c == 96 else c  # "`" is the one ASCII character folding changes
+    return ord(table[<long> c])
+
+
+cdef inline Py_UCS4 _lower_one(Py_UCS4 c, object table) except? 0x110000:
+    if c < 128:
+        return <Py_UCS4> (<unsigned int> c + 32) if 65 <= c <= 90 else c
+    return ord(table[<long> c])
+
+
+def fold_and_lower(str text, object fold, object lower):
+    """``(text.translate(fold), text.translate(fold).translate(lower))``
+    in one pass, for the one-to-one tables of :mod:`newstag.text.preparation`
+    (``_FOLD``, ``_LOWER``: dicts that fill themselves; ASCII is mapped here
+    without them). The reference is
+    :func:`newstag.text.preparation.fold_and_lower`; ``lower`` may be
+    ``None`` for the folded text alone (:func:`~newstag.text.preparation.fold_accents`)."""
+    cdef Py_ssize_t i, n = len(text)
+    cdef Py_UCS4 c, f
+    cdef Py_UCS4 *folded
+    cdef Py_UCS4 *lowered = NULL
+    cdef bint changed_fold = False, changed_lower = False, want_lower = lower is not None
+    folded = <Py_UCS4 *> malloc((n + 1) * sizeof(Py_UCS4))
+    if folded == NULL:
+        raise MemoryError()
+    try:
+        if want_lower:
+            lowered = <Py_UCS4 *> malloc((n + 1) * sizeof(Py_UCS4))
+            if lowered == NULL:
+                raise MemoryError()
+        for i in range(n):
+            c = text[i]
+            f = _fold_one(c, fold)
+            folded[i] = f
+            changed_fold |= f != c
+            if want_lower:
+                lowered[i] = _lower_one(f, lower)
+                changed_lower |= lowered[i] != f
+        out = text if not changed_fold else PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, folded, n)
+        if not want_lower:
+            return out
+        return out, (out if not changed_lower else PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, lowered, n))
+    finally:
+        free(folded)
+        free(lowered)
+
+
+def split_words(list docs, dict index, list words):
+    """Port of ``compact._WordCache.split``'s numbering: the words
+    (``str.split``) of each document as cache ids, a word new to ``index``
+    numbered next and appended to ``words`` (first occurrence first).
+    Returns (ids per occurrence as int32, words per document as int64)."""
+    import numpy as np
+
+    cdef Py_ssize_t d, n_docs = len(docs), m = 0, cap = 0, k
+    cdef list parts
+    lengths_arr = np.empty(n_docs, dtype=np.int64)
+    cdef long long[::1] lengths = lengths_arr
+    split = []
+    for d in range(n_docs):
+        parts = (<str> docs[d]).split()
+        split.append(parts)
+        lengths[d] = len(parts)
+        cap += len(parts)
+    ids_arr = np.empty(cap, dtype=np.int32)
+    cdef int[::1] ids = ids_arr
+    for parts in split:
+        for word in parts:
+            found = index.get(word)
+            if found is None:
+                k = len(words)
+                index[word] = k
+                words.append(word)
+            else:
+                k = found
+            ids[m] = <int> k
+            m += 1
+    return ids_arr, lengths_arr
+
+
+def tfidf_values(const int[::1] indptr, const double[::1] counts, const int[::1] indices, const float[::1] idf, const float[::1] log_table):
+    """Port of ``compact._tfidf``'s arithmetic for float32 blocks: each
+    count ``c`` becomes ``log_table[c - 1]`` (numpy's ``log(c) + 1``, made by
+    the caller with numpy; empty for raw counts) times the column's IDF,
+    then rows are divided by their L2 norm, summed in float64 in entry order
+    as ``np.bincount`` does. Returns the float32 values, or ``None`` when a
+    count is not an integer the table covers (the caller uses numpy)."""
+    import numpy as np
+
+    cdef Py_ssize_t r, j, n_rows = indptr.shape[0] - 1, n_table = log_table.shape[0]
+    cdef bint sublinear = n_table > 0
+    cdef double c, total
+    cdef float v, norm
+    cdef long long k
+    out_arr = np.empty(counts.shape[0], dtype=np.float32)
+    cdef float[::1] out = out_arr
+    for r in range(n_rows):
+        total = 0.0
+        for j in range(indptr[r], indptr[r + 1]):
+            c = counts[j]
+            if sublinear:
+                k = <long long> c
+                if <double> k != c or k < 1 or k > n_table:
+                    return None
+                v = log_table[k - 1]
+            else:
+                v = <float> c
+            v = v * idf[indices[j]]
+            out[j] = v
+            total += <double> v * <double> v
+        norm = <float> sqrt(total)
+        for j in range(indptr[r], indptr[r + 1]):
+            out[j] = out[j] / norm
+    return out_arr

@@ -68,9 +68,10 @@ class _Prep:
     def __init__(self, p: dict[str, Any]):
         self.p = p
         self.key = tuple(sorted(p.items()))
+        self.fold: Any = None  # the compiled engine's accent folding (same output), else the reference's
 
     def __call__(self, articles: Sequence[Any]) -> list[str]:
-        return prepare(articles, **self.p)
+        return prepare(articles, **self.p, fold=self.fold)
 
 
 def _counts(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]):
@@ -80,10 +81,20 @@ def _counts(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]):
     return sp.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=shape).tocsr()  # tocsr sums duplicates
 
 
-def _tfidf(counts: Any, idf: np.ndarray, sublinear: bool, dtype: Any):
-    """Counts -> (sublinear) TF x IDF -> L2-normalised rows, as scikit-learn computes them."""
+def _tfidf(counts: Any, idf: np.ndarray, sublinear: bool, dtype: Any, compiled: Any = None):
+    """Counts -> (sublinear) TF x IDF -> L2-normalised rows, as scikit-learn computes them.
+    ``compiled``: the extension, whose ``tfidf_values`` does the float32
+    arithmetic in one pass with the same results."""
     import scipy.sparse as sp
 
+    data = np.ascontiguousarray(counts.data, dtype=np.float64)
+    if compiled is not None and np.dtype(dtype) == np.float32 and counts.indices.dtype == np.int32 and (not len(data) or data.max() <= 1e6):
+        # numpy's log of each distinct count: the same float32 values as np.log on the data
+        table = (np.log(np.arange(1, int(data.max()) + 1, dtype=np.float32)) + 1) if sublinear and len(data) else np.zeros(0, np.float32)
+        idf32 = np.ascontiguousarray(idf, dtype=np.float32)
+        values = compiled.tfidf_values(counts.indptr.astype(np.int32, copy=False), data, counts.indices, idf32, table)
+        if values is not None:
+            return sp.csr_matrix((values, counts.indices, counts.indptr), shape=counts.shape)
     v = counts.data.astype(dtype)
     if sublinear:
         v = np.log(v) + 1
@@ -125,6 +136,13 @@ class _Lookup:
             placed[winners] = True
             pending = pending[~placed[pending]]
             self.rounds += 1
+
+    def probe(self, frontend: Any) -> Any:
+        """The compiled extension's view of this table (``_frontend.Probe``),
+        made once."""
+        if getattr(self, "_probe", None) is None:
+            self._probe = frontend.Probe(self.keys, self.values, int(self.shift), self.mask, self.rounds)
+        return self._probe
 
     def _home(self, keys: np.ndarray) -> np.ndarray:
         return ((keys * self._MIX) >> self.shift).astype(np.int64)
@@ -213,6 +231,7 @@ class _WordCache:
 
     def __init__(self, limit: int = 100_000):
         self.limit = limit
+        self.compiled: Any = None  # the extension when the compiled engine serves (its split_words)
         self.clear()
 
     def clear(self) -> None:
@@ -227,6 +246,9 @@ class _WordCache:
     def split(self, docs: list[str]) -> _Words:
         if len(self.words) > self.limit:
             self.clear()
+        if self.compiled is not None:
+            ids, lengths = self.compiled.split_words(docs, self.index, self.words)
+            return _Words(ids, lengths, len(self.words))
         split = [d.split() for d in docs]
         flat = list(itertools.chain.from_iterable(split))
         index = self.index
@@ -274,6 +296,9 @@ class _Tfidf:
         self.fingerprint = digest.hexdigest()
         lo, hi = meta["ngram_range"]
         self.lo, self.hi = lo, hi
+        # the compiled extension when the compiled engine serves (set by
+        # CompactModel.set_engine): its ports of _tokens / _char_wb / _word
+        self.compiled: Any = None
         if meta["analyzer"] == "word":
             self._index_words(self.terms.tolist(), meta["stop_words"] or ())
         else:
@@ -325,15 +350,23 @@ class _Tfidf:
             prepared[key] = cache.split(prepared[self.prep.key])
         words = prepared[key]
         rows = cache.rows_of(self)
+        word = self.meta["analyzer"] == "word"
         if rows.n < words.size:  # words new to this block
             fresh = cache.words[rows.n : words.size]
-            rows.append(*(self._tokens(fresh) if self.meta["analyzer"] == "word" else self._char_wb(fresh)), len(fresh))
-        if self.meta["analyzer"] == "word":
-            counts = _counts(*self._word(words, rows), (words.n_docs, self.width))
+            found: tuple[np.ndarray, np.ndarray]
+            if self.compiled is None:
+                found = self._tokens(fresh) if word else self._char_wb(fresh)
+            elif word:
+                found = self.compiled.word_tokens(fresh, self.token_ids)
+            else:
+                found = self.compiled.char_wb_columns(fresh, self.lo, self.hi, self._probes(self.tables))
+            rows.append(found[0], found[1], len(fresh))
+        if word:
+            counts = _counts(*(self._word(words, rows) if self.compiled is None else self._word_compiled(words, rows)), (words.n_docs, self.width))
         else:
             # documents x words @ words x n-grams
             counts = (words.occurrences(rows.n) @ rows.csr(self.width)).tocsr()
-        return _tfidf(counts, self.idf, self.meta["sublinear_tf"], self.dtype)
+        return _tfidf(counts, self.idf, self.meta["sublinear_tf"], self.dtype, self.compiled)
 
     def _tokens(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(word, token id) of the tokens of each word, in order."""
@@ -373,6 +406,18 @@ class _Tfidf:
             if n >= self.lo and n in self.word_tables:
                 found.append(_found(self.word_tables[n], h, np.flatnonzero(ok), doc))
         return _stack(found)
+
+    def _probes(self, tables: dict[int, _Lookup]) -> list[Any]:
+        """The compiled probes of ``tables``, indexed by n (``None`` where
+        there is no table)."""
+        return [tables[n].probe(self.compiled) if n in tables else None for n in range(max(tables, default=0) + 1)]
+
+    def _word_compiled(self, words: _Words, rows: _Rows) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_word` by the compiled extension (same pairs, same order)."""
+        first, n_tokens = rows.bounds()
+        ids = np.ascontiguousarray(words.ids, dtype=np.int32)
+        doc = np.ascontiguousarray(words.doc, dtype=np.int64)
+        return self.compiled.word_columns(ids, doc, first, n_tokens, rows.values[: rows.nnz], int(self.base), self.lo, self.hi, self._probes(self.word_tables))
 
     def _char_wb(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(word, column) of every char n-gram of each space-padded word,
@@ -477,6 +522,11 @@ class CompactModel:
         aliases = [block for block, _, _ in self.blocks if isinstance(block, _Alias)]
         for block, reference in zip(aliases, self._reference_matchers):
             block.matcher = frontend.CompiledAliasMatcher.like(reference) if self.engine == "compiled" else reference
+        self._cache.compiled = frontend.kernels() if self.engine == "compiled" else None
+        for block, _, _ in self.blocks:
+            if isinstance(block, _Tfidf):
+                block.compiled = frontend.kernels() if self.engine == "compiled" else None
+                block.prep.fold = frontend.fold_accents if self.engine == "compiled" else None
         if self.roles is not None:
             self.roles.set_engine(self.engine)
         return self.engine

@@ -7,8 +7,10 @@ Aho-Corasick automaton, ``pyahocorasick``). Both give the same
 probabilities, explanations and alias offsets: each compiled piece replaces
 a hook of the reference (:class:`~newstag.text.aliases.AliasMatcher`'s
 ``_hits``, :class:`~newstag.text.mentions.MentionFeaturizer`'s
-``_hit_windows`` / ``_quotes`` / ``_kind``, the role scorer) with a port of
-it.
+``_hit_windows`` / ``_quotes`` / ``_kind``, the role scorer; in
+:mod:`newstag.engine.compact`, the word cache's ``split``, the TF-IDF
+blocks' ``_char_wb`` / ``_tokens`` / ``_word`` and text preparation's
+accent folding) with a port of it.
 
 The extension is optional: it is built at install time when a C compiler is
 there (``setup.py``). ``auto`` picks ``compiled`` when it imports, else
@@ -27,6 +29,7 @@ from typing import Any
 
 from newstag.text.aliases import AliasMatcher
 from newstag.text.mentions import AliasKinds, MentionFeaturizer
+from newstag.text.preparation import _FOLD, _LOWER
 
 ENGINES = ("auto", "compiled", "numpy")
 ENV = "NEWSTAG_ENGINE"
@@ -129,8 +132,6 @@ class CompiledAliasMatcher(AliasMatcher):
         done = self._memo.get(text)
         if done is not None:
             return done
-        from newstag.text.preparation import fold_and_lower
-
         assert _FRONTEND is not None  # an instance exists only when it imports
         folded, lowered = fold_and_lower(text)
         hits = set(_FRONTEND.aho_spans(self._loose_aho, lowered)) if self._loose_aho is not None else set()
@@ -176,6 +177,28 @@ class CompiledMentionFeaturizer(MentionFeaturizer):
                 self._kinds.clear()
             kind = self._kinds[matched] = self.kinds.of(matched)
         return kind
+
+
+def fold_and_lower(text: str) -> tuple[str, str]:
+    """Compiled :func:`newstag.text.preparation.fold_and_lower` (one pass
+    over the text, the same fold and lower-case tables)."""
+    assert _FRONTEND is not None
+    return _FRONTEND.fold_and_lower(text, _FOLD, _LOWER)
+
+
+def fold_accents(text: str) -> str:
+    """Compiled :func:`newstag.text.preparation.fold_accents`."""
+    assert _FRONTEND is not None
+    return _FRONTEND.fold_and_lower(text, _FOLD, None)
+
+
+def kernels() -> ModuleType:
+    """The extension module, whose TF-IDF ports (``word_tokens``,
+    ``char_wb_columns``, ``word_columns``) :class:`~newstag.engine.compact._Tfidf`
+    calls when the compiled engine serves."""
+    if _FRONTEND is None:
+        raise EngineUnavailable(_WHY)
+    return _FRONTEND
 
 
 def role_score(feats: dict[str, float], vocab: dict[str, int], coef: Any, intercept: float) -> float:

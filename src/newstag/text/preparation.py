@@ -12,7 +12,7 @@ with those attributes (:class:`newstag.data.Record`).
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,18 +150,20 @@ def normalize(
     unicode_form: str | None = "NFKC",
     lowercase: bool = True,
     strip_accents: bool = True,
+    fold: Callable[[str], str] | None = None,
 ) -> str:
     """Canonical form of a text before vectorizing.
 
     NFKC first (ligatures, full-width forms, non-breaking spaces), then
     lower-case and accent folding: Italian news writes *perché*/*perche'*,
     *Erdoğan*/*Erdogan*, *Zelensky*/*Zelenskyy*; folding lets them share
-    features.
+    features. ``fold`` replaces :func:`fold_accents` with a function of the
+    same output (the compiled engine's port).
     """
     if unicode_form:
         text = unicodedata.normalize(unicode_form, text)  # type: ignore[arg-type]  # validated by the caller's config
     # folding also unifies apostrophes: one pass over the text instead of two
-    text = fold_accents(text) if strip_accents else text.translate(_APOSTROPHES)
+    text = (fold or fold_accents)(text) if strip_accents else text.translate(_APOSTROPHES)
     if lowercase:
         text = text.lower()
     return " ".join(text.split())  # str.split and re's \s agree on what is a space
@@ -184,12 +186,13 @@ def prepare(
     unicode_form: str | None = "NFKC",
     lowercase: bool = True,
     strip_accents: bool = True,
+    fold: Callable[[str], str] | None = None,
 ) -> list[str]:
     """Articles -> the strings a vectorizer sees (``field``: all, title or body).
 
     Shared by the ``TextField`` transformer and the compact predictor, so the
-    two always prepare text the same way.
+    two always prepare text the same way (``fold``: see :func:`normalize`).
     """
     if field == "all":
-        return [normalize(compose(a, title_weight), unicode_form=unicode_form, lowercase=lowercase, strip_accents=strip_accents) for a in articles]
-    return [normalize(getattr(fields(a), field), unicode_form=unicode_form, lowercase=lowercase, strip_accents=strip_accents) for a in articles]
+        return [normalize(compose(a, title_weight), unicode_form=unicode_form, lowercase=lowercase, strip_accents=strip_accents, fold=fold) for a in articles]
+    return [normalize(getattr(fields(a), field), unicode_form=unicode_form, lowercase=lowercase, strip_accents=strip_accents, fold=fold) for a in articles]
