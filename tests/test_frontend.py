@@ -288,6 +288,81 @@ def test_tfidf_kernels_match_on_the_corpus(tfidf_blocks, corpus_test):
             assert np.array_equal(getattr(X, part), getattr(Y, part)), (analyzer, part)
 
 
+@st.composite
+def _sparse(draw, max_rows: int = 6, max_cols: int = 9) -> np.ndarray:
+    """A small dense matrix, mostly zeros, float32 values (as TF-IDF blocks)."""
+    rows, cols = draw(st.integers(0, max_rows)), draw(st.integers(1, max_cols))
+    values = st.one_of(st.just(0.0), st.just(0.0), st.floats(-3, 3, width=32, allow_subnormal=False))
+    return np.array(draw(st.lists(values, min_size=rows * cols, max_size=rows * cols)), dtype=np.float32).reshape(rows, cols)
+
+
+@settings(max_examples=80, deadline=None)
+@given(dense=_sparse(), units=st.integers(1, 5), seed=st.integers(0, 1000), weight=st.sampled_from([1.0, 0.5, 2.5]))
+def test_sparse_kernels_do_scipys_arithmetic(dense, units, seed, weight):
+    """The compiled engine's CSR arrays and product give scipy's matrices
+    and scipy's products bit for bit (same entries, same order, same sums)."""
+    import scipy.sparse as sp
+
+    from newstag.engine.compact import _Csr
+
+    kernels = frontend.kernels()
+    X, Y = _Csr.of_dense(dense, kernels), sp.csr_matrix(dense)
+    for part in ("indptr", "indices", "data"):
+        assert np.array_equal(getattr(X, part), getattr(Y, part)), part
+    W = np.random.default_rng(seed).normal(size=(dense.shape[1], units))
+    assert np.array_equal((X * weight) @ W, np.asarray((Y * weight) @ W))
+    rows, cols = np.nonzero(dense)  # pairs with repeats, out of order: counts
+    pairs = np.concatenate([rows, rows[::-1]]), np.concatenate([cols, cols[::-1]])
+    got, want = _Csr.of_pairs(*pairs, dense.shape, kernels), sp.coo_matrix((np.ones(len(pairs[0])), pairs), shape=dense.shape).tocsr()
+    for part in ("indptr", "indices", "data"):
+        assert np.array_equal(getattr(got, part), getattr(want, part)), part
+
+
+@settings(max_examples=60, deadline=None)
+@given(occurrences=st.lists(st.lists(st.integers(0, 7), max_size=12), max_size=6), patterns=st.lists(st.lists(st.integers(0, 10), max_size=5), min_size=8, max_size=8))
+def test_occurrence_counts_is_scipys_product(occurrences, patterns):
+    """documents x words @ words x columns, entry order included (scipy's
+    product emits a row's columns last-seen-first; the TF-IDF norms sum in
+    that order)."""
+    import scipy.sparse as sp
+
+    lengths = np.array([len(d) for d in occurrences], dtype=np.int64)
+    ids = np.array([w for d in occurrences for w in d], dtype=np.int32)
+    cols = [sorted(set(p)) for p in patterns]
+    b_indptr = np.concatenate([[0], np.cumsum([len(c) for c in cols])]).astype(np.int32)
+    b_indices = np.array([c for p in cols for c in p], dtype=np.int32)
+    A = sp.csr_matrix((np.ones(len(ids)), ids, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)), shape=(len(lengths), 8))
+    B = sp.csr_matrix((np.ones(len(b_indices)), b_indices, b_indptr), shape=(8, 11))
+    want = (A @ B).tocsr()
+    got = frontend.kernels().occurrence_counts(lengths, ids, b_indptr, b_indices, 11)
+    for part, array in zip(("indptr", "indices", "data"), got):
+        assert np.array_equal(array, getattr(want, part)), part
+
+
+def test_compiled_prediction_needs_no_scipy(registry):
+    """A cold start's share: the compiled engine predicts without importing
+    scipy (0.4 s) or YAML, and without compiling the alias regexes."""
+    code = (
+        "import sys, json\n"
+        "from newstag.cli import main\n"
+        f"code = main(['--registry', {str(registry)!r}, 'predict', '-q', {str(ROOT / 'data' / 'raw')!r}, '-o', '/dev/null'])\n"
+        "print(json.dumps([code, sorted(m for m in sys.modules if m.split('.')[0] in ('scipy', 'yaml', 'sklearn'))]))\n"
+    )
+    proc = subprocess.run([str(BIN / "python"), "-c", code], capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.splitlines()[-1]) == [0, []]
+
+
+def test_shared_blocks_share_their_lookup_tables(engines):
+    """Topics and actors hold the same TF-IDF blocks: their tables are built
+    once per process."""
+    topics, actors = (engines[task]["compiled"].model for task in ("topics", "actors"))
+    shared = [(a, b) for (a, _, _), (b, _, _) in zip(topics.blocks, actors.blocks) if getattr(a, "fingerprint", None) == getattr(b, "fingerprint", 0)]
+    assert shared
+    for a, b in shared:
+        assert a is not b and a._index is b._index and a.tables is b.tables and a.token_ids is b.token_ids
+
+
 # ------------------------------------------------------------------- models
 
 

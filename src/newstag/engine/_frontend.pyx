@@ -639,3 +639,79 @@ def tfidf_values(const int[::1] indptr, const double[::1] counts, const int[::1]
         for j in range(indptr[r], indptr[r + 1]):
             out[j] = out[j] / norm
     return out_arr
+
+
+# ------------------------------------------------- sparse arithmetic (no scipy)
+# The compiled engine passes its blocks as three CSR arrays instead of scipy
+# matrices: importing scipy.sparse costs about 0.4 s of a cold start, and
+# building and checking a scipy matrix about a millisecond per call, which a
+# one-article request pays several times. Each kernel does the arithmetic
+# scipy's sparsetools does, in the same order, so the numbers are the same.
+
+
+def occurrence_counts(const long long[::1] lengths, const int[::1] ids, const int[::1] b_indptr, const int[::1] b_indices, Py_ssize_t width):
+    """Documents x columns counts from each document's word ids
+    (``lengths[i]`` consecutive entries of ``ids``) and each word's columns
+    (row ``w`` of the CSR pattern ``b_indptr``/``b_indices``): the product
+    ``occurrences @ words`` as scipy's ``csr_matmat`` computes it, columns of
+    a row in the order it emits them (last first seen first). Returns
+    ``(indptr, indices, data)``: int32, int32, float64 counts."""
+    import numpy as np
+
+    cdef Py_ssize_t n_docs = lengths.shape[0], i, jj, kk, j, k, head, length, nnz = 0, pos = 0, cap = 0
+    for jj in range(ids.shape[0]):
+        cap += b_indptr[ids[jj] + 1] - b_indptr[ids[jj]]
+    nxt_arr = np.full(width, -1, dtype=np.intp)
+    sums_arr = np.zeros(width, dtype=np.float64)
+    indptr_arr = np.zeros(n_docs + 1, dtype=np.int32)
+    indices_arr = np.empty(cap, dtype=np.int32)
+    data_arr = np.empty(cap, dtype=np.float64)
+    cdef Py_ssize_t[::1] nxt = nxt_arr
+    cdef double[::1] sums = sums_arr
+    cdef int[::1] indptr = indptr_arr
+    cdef int[::1] indices = indices_arr
+    cdef double[::1] data = data_arr
+    for i in range(n_docs):
+        head = -2
+        length = 0
+        for jj in range(pos, pos + lengths[i]):
+            j = ids[jj]
+            for kk in range(b_indptr[j], b_indptr[j + 1]):
+                k = b_indices[kk]
+                sums[k] += 1.0
+                if nxt[k] == -1:
+                    nxt[k] = head
+                    head = k
+                    length += 1
+        pos += lengths[i]
+        for jj in range(length):
+            if sums[head] != 0:
+                indices[nnz] = <int> head
+                data[nnz] = sums[head]
+                nnz += 1
+            k = head
+            head = nxt[head]
+            nxt[k] = -1
+            sums[k] = 0
+        indptr[i + 1] = <int> nnz
+    return indptr_arr, indices_arr[:nnz].copy(), data_arr[:nnz].copy()
+
+
+def csr_dense(const int[::1] indptr, const int[::1] indices, const double[::1] data, const double[:, ::1] dense):
+    """``X @ dense`` for the CSR matrix ``X`` (float64 values): scipy's
+    ``csr_matvecs`` (each row accumulates value x dense row, entry by entry,
+    into zeros). Returns a new C-ordered float64 array."""
+    import numpy as np
+
+    cdef Py_ssize_t n_rows = indptr.shape[0] - 1, n_cols = dense.shape[1], i, jj, k
+    cdef double a
+    out_arr = np.zeros((n_rows, n_cols), dtype=np.float64)
+    cdef double[:, ::1] out = out_arr
+    cdef const double *row
+    for i in range(n_rows):
+        for jj in range(indptr[i], indptr[i + 1]):
+            a = data[jj]
+            row = &dense[indices[jj], 0]
+            for k in range(n_cols):
+                out[i, k] += a * row[k]
+    return out_arr

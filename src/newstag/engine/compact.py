@@ -35,6 +35,7 @@ import json
 import math
 import re
 import threading
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -81,12 +82,60 @@ def _counts(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]):
     return sp.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=shape).tocsr()  # tocsr sums duplicates
 
 
+class _Csr:
+    """A CSR matrix as its three arrays (scipy's attribute names), what the
+    compiled engine passes between blocks instead of a scipy matrix.
+
+    Why: importing ``scipy.sparse`` costs about 0.4 s of a CLI cold start,
+    and making a scipy matrix runs format checks that cost more than the
+    arithmetic on one article. The products are the extension's ports of
+    scipy's (same order of operations, so the same numbers)."""
+
+    __slots__ = ("data", "indices", "indptr", "kernels", "shape")
+
+    def __init__(self, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, shape: tuple[int, int], kernels: Any):
+        self.data, self.indices, self.indptr, self.shape, self.kernels = data, indices, indptr, shape, kernels
+
+    @classmethod
+    def of_pairs(cls, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int], kernels: Any) -> _Csr:
+        """(row, column) occurrences -> counts, columns sorted within a row:
+        what :func:`_counts` gives (scipy sorts, then sums duplicates)."""
+        width = max(shape[1], 1)
+        keys, counts = np.unique(np.asarray(rows, dtype=np.int64) * width + cols, return_counts=True)
+        indptr = np.zeros(shape[0] + 1, dtype=np.int32)
+        np.cumsum(np.bincount(keys // width, minlength=shape[0]), out=indptr[1:])
+        return cls(counts.astype(np.float64), (keys % width).astype(np.int32), indptr, shape, kernels)
+
+    @classmethod
+    def of_dense(cls, dense: np.ndarray, kernels: Any) -> _Csr:
+        """The non-zeros of ``dense`` in row-major order, as scipy keeps them."""
+        rows, cols = np.nonzero(dense)
+        indptr = np.zeros(dense.shape[0] + 1, dtype=np.int32)
+        np.cumsum(np.bincount(rows, minlength=dense.shape[0]), out=indptr[1:])
+        return cls(dense[rows, cols], cols.astype(np.int32), indptr, dense.shape, kernels)
+
+    def with_data(self, data: np.ndarray) -> _Csr:
+        return _Csr(data, self.indices, self.indptr, self.shape, self.kernels)
+
+    def __mul__(self, scalar: float) -> _Csr:
+        return self.with_data(self.data * scalar)
+
+    def __matmul__(self, dense: np.ndarray) -> np.ndarray:
+        data = np.ascontiguousarray(self.data, dtype=np.float64)  # scipy upcasts the values too
+        return self.kernels.csr_dense(self.indptr, self.indices, data, np.ascontiguousarray(dense, dtype=np.float64))
+
+    def tocsr(self):
+        """The scipy matrix (for callers that want one: explanations)."""
+        import scipy.sparse as sp
+
+        return sp.csr_matrix((self.data, self.indices, self.indptr), shape=self.shape)
+
+
 def _tfidf(counts: Any, idf: np.ndarray, sublinear: bool, dtype: Any, compiled: Any = None):
     """Counts -> (sublinear) TF x IDF -> L2-normalised rows, as scikit-learn computes them.
     ``compiled``: the extension, whose ``tfidf_values`` does the float32
-    arithmetic in one pass with the same results."""
-    import scipy.sparse as sp
-
+    arithmetic in one pass with the same results. Returns a matrix of the
+    kind ``counts`` is (:class:`_Csr` or scipy's)."""
     data = np.ascontiguousarray(counts.data, dtype=np.float64)
     if compiled is not None and np.dtype(dtype) == np.float32 and counts.indices.dtype == np.int32 and (not len(data) or data.max() <= 1e6):
         # numpy's log of each distinct count: the same float32 values as np.log on the data
@@ -94,14 +143,23 @@ def _tfidf(counts: Any, idf: np.ndarray, sublinear: bool, dtype: Any, compiled: 
         idf32 = np.ascontiguousarray(idf, dtype=np.float32)
         values = compiled.tfidf_values(counts.indptr.astype(np.int32, copy=False), data, counts.indices, idf32, table)
         if values is not None:
-            return sp.csr_matrix((values, counts.indices, counts.indptr), shape=counts.shape)
+            return _like(counts, values)
     v = counts.data.astype(dtype)
     if sublinear:
         v = np.log(v) + 1
     v = v * idf[counts.indices].astype(dtype)
     row = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
     norms = np.sqrt(np.bincount(row, weights=(v.astype(np.float64) ** 2), minlength=counts.shape[0])).astype(dtype)
-    return sp.csr_matrix((v / norms[row], counts.indices, counts.indptr), shape=counts.shape)
+    return _like(counts, v / norms[row])
+
+
+def _like(counts: Any, values: np.ndarray):
+    """A matrix with the pattern of ``counts`` and ``values``."""
+    if isinstance(counts, _Csr):
+        return counts.with_data(values)
+    import scipy.sparse as sp
+
+    return sp.csr_matrix((values, counts.indices, counts.indptr), shape=counts.shape)
 
 
 class _Lookup:
@@ -278,6 +336,52 @@ class _Words:
         return sp.csr_matrix((np.ones(len(self.ids)), self.ids, indptr), shape=(self.n_docs, n_words))
 
 
+class _Index:
+    """A TF-IDF block's lookup tables, derived from its stored arrays at load
+    time: token ids and word n-gram tables (word), n-gram hash tables
+    (char_wb). Read-only once built, so models holding the same block share
+    one."""
+
+    def __init__(self) -> None:
+        self.token = re.compile(_TOKEN_PATTERN)  # (word blocks: their own)
+        self.token_ids: dict[str, int] = {}
+        self.base = np.uint64(1)
+        self.word_tables: dict[int, _Lookup] = {}
+        self.tables: dict[int, _Lookup] = {}
+
+    def word(self, meta: dict[str, Any], terms: list[str], stop_words: Sequence[str]) -> None:
+        """Token ids for every token of the vocabulary (stop words: ``-2``),
+        and one table per n from a token-id n-gram key to its column."""
+        self.token = re.compile(meta["token_pattern"])
+        split = [t.split(" ") for t in terms]
+        n_parts = np.fromiter(map(len, split), dtype=np.int64, count=len(split))
+        flat = list(itertools.chain.from_iterable(split))
+        token_ids: dict[str, int] = dict.fromkeys(flat)  # type: ignore[assignment]
+        for i, tok in enumerate(token_ids):
+            token_ids[tok] = i
+        ids = np.fromiter(map(token_ids.__getitem__, flat), dtype=np.int64, count=len(flat))
+        for word in stop_words:
+            token_ids.setdefault(word, -2)
+        self.token_ids = token_ids
+        self.base = np.uint64(len(token_ids) + 1)
+        # key of an n-gram: its token ids + 1 as digits in base `base` (as in _word)
+        keys = np.zeros(len(terms), dtype=np.uint64)
+        first = np.cumsum(n_parts) - n_parts
+        for k in range(int(n_parts.max()) if len(terms) else 0):
+            longer = np.flatnonzero(n_parts > k)
+            keys[longer] = keys[longer] * self.base + (ids[first[longer] + k] + 1).astype(np.uint64)
+        self.word_tables = {}
+        for n in np.flatnonzero(np.bincount(n_parts)).tolist():  # (np.unique imports numpy.ma: 45 ms)
+            cols = np.flatnonzero(n_parts == n)
+            ordered = np.sort(keys[cols])
+            if (ordered[1:] == ordered[:-1]).any():
+                raise Unsupported(f"word {n}-gram keys collide")
+            self.word_tables[n] = _Lookup(keys[cols], cols.astype(np.int64))
+
+
+_INDEXES: weakref.WeakValueDictionary[str, _Index] = weakref.WeakValueDictionary()
+
+
 class _Tfidf:
     """A compiled ``TextField`` + ``TfidfVectorizer`` (word or char_wb)."""
 
@@ -299,37 +403,17 @@ class _Tfidf:
         # the compiled extension when the compiled engine serves (set by
         # CompactModel.set_engine): its ports of _tokens / _char_wb / _word
         self.compiled: Any = None
-        if meta["analyzer"] == "word":
-            self._index_words(self.terms.tolist(), meta["stop_words"] or ())
-        else:
-            self.tables = {n: _Lookup(arrays[f"{prefix}h{n}"], arrays[f"{prefix}c{n}"]) for n in range(lo, hi + 1)}
-
-    def _index_words(self, terms: list[str], stop_words: Sequence[str]) -> None:
-        """Token ids for every token of the vocabulary (stop words: ``-2``),
-        and one table per n from a token-id n-gram key to its column."""
-        self.token = re.compile(self.meta["token_pattern"])
-        split = [t.split(" ") for t in terms]
-        n_parts = np.fromiter(map(len, split), dtype=np.int64, count=len(split))
-        flat = list(itertools.chain.from_iterable(split))
-        self.token_ids: dict[str, int] = dict.fromkeys(flat)  # type: ignore[assignment]
-        for i, tok in enumerate(self.token_ids):
-            self.token_ids[tok] = i
-        ids = np.fromiter(map(self.token_ids.__getitem__, flat), dtype=np.int64, count=len(flat))
-        for word in stop_words:
-            self.token_ids.setdefault(word, -2)
-        self.base = np.uint64(len(self.token_ids) + 1)
-        # key of an n-gram: its token ids + 1 as digits in base `base` (as in _word)
-        keys = np.zeros(len(terms), dtype=np.uint64)
-        first = np.cumsum(n_parts) - n_parts
-        for k in range(int(n_parts.max()) if len(terms) else 0):
-            longer = np.flatnonzero(n_parts > k)
-            keys[longer] = keys[longer] * self.base + (ids[first[longer] + k] + 1).astype(np.uint64)
-        self.word_tables = {}
-        for n in np.unique(n_parts).tolist():
-            cols = np.flatnonzero(n_parts == n)
-            if len(np.unique(keys[cols])) != len(cols):
-                raise Unsupported(f"word {n}-gram keys collide")
-            self.word_tables[n] = _Lookup(keys[cols], cols.astype(np.int64))
+        # the lookup tables, built once per process for a block that several
+        # models hold (half of a cold start's loading time otherwise)
+        index = _INDEXES.get(self.fingerprint)
+        if index is None:
+            index = _INDEXES[self.fingerprint] = _Index()
+            if meta["analyzer"] == "word":
+                index.word(meta, self.terms.tolist(), meta["stop_words"] or ())
+            else:
+                index.tables = {n: _Lookup(arrays[f"{prefix}h{n}"], arrays[f"{prefix}c{n}"]) for n in range(lo, hi + 1)}
+        self._index = index  # keeps it in _INDEXES while this block lives
+        self.token, self.token_ids, self.base, self.word_tables, self.tables = index.token, index.token_ids, index.base, index.word_tables, index.tables
 
     @property
     def width(self) -> int:
@@ -361,8 +445,16 @@ class _Tfidf:
             else:
                 found = self.compiled.char_wb_columns(fresh, self.lo, self.hi, self._probes(self.tables))
             rows.append(found[0], found[1], len(fresh))
-        if word:
-            counts = _counts(*(self._word(words, rows) if self.compiled is None else self._word_compiled(words, rows)), (words.n_docs, self.width))
+        shape = (words.n_docs, self.width)
+        if self.compiled is not None:
+            if word:
+                counts = _Csr.of_pairs(*self._word_compiled(words, rows), shape, self.compiled)
+            else:  # documents x words @ words x n-grams, as scipy's product
+                ids = np.ascontiguousarray(words.ids, dtype=np.int32)
+                indptr, indices, data = self.compiled.occurrence_counts(words.lengths, ids, rows.indptr[: rows.n + 1], rows.values[: rows.nnz], self.width)
+                counts = _Csr(data, indices, indptr, shape, self.compiled)
+        elif word:
+            counts = _counts(*self._word(words, rows), shape)
         else:
             # documents x words @ words x n-grams
             counts = (words.occurrences(rows.n) @ rows.csr(self.width)).tocsr()
@@ -458,6 +550,7 @@ class _Alias:
         self.meta = meta
         self.matcher = AliasMatcher(meta["labels"], meta["loose"], meta["exact"])
         self.names_ = meta["names"]
+        self.compiled: Any = None  # the extension when the compiled engine serves (set by CompactModel.set_engine)
 
     @property
     def width(self) -> int:
@@ -467,9 +560,12 @@ class _Alias:
         return list(self.names_)
 
     def transform(self, articles: Sequence[Any], cache: _WordCache, prepared: dict | None = None):
+        dense = self.matcher.matrix(articles, self.meta["title_separate"], self.meta["sublinear"])
+        if self.compiled is not None:
+            return _Csr.of_dense(dense, self.compiled)
         import scipy.sparse as sp
 
-        return sp.csr_matrix(self.matcher.matrix(articles, self.meta["title_separate"], self.meta["sublinear"]))
+        return sp.csr_matrix(dense)
 
 
 # ----------------------------------------------------------------------- model
@@ -524,8 +620,8 @@ class CompactModel:
             block.matcher = frontend.CompiledAliasMatcher.like(reference) if self.engine == "compiled" else reference
         self._cache.compiled = frontend.kernels() if self.engine == "compiled" else None
         for block, _, _ in self.blocks:
+            block.compiled = frontend.kernels() if self.engine == "compiled" else None
             if isinstance(block, _Tfidf):
-                block.compiled = frontend.kernels() if self.engine == "compiled" else None
                 block.prep.fold = frontend.fold_accents if self.engine == "compiled" else None
         if self.roles is not None:
             self.roles.set_engine(self.engine)
@@ -549,7 +645,7 @@ class CompactModel:
     def transform(self, articles: Sequence[Any]):
         import scipy.sparse as sp
 
-        return sp.hstack([X for X, _ in self._blocks(articles)], format="csr")
+        return sp.hstack([X.tocsr() for X, _ in self._blocks(articles)], format="csr")
 
     def feature_names(self) -> np.ndarray:
         if self._names is None:

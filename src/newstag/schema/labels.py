@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from newstag.core import paths
 
@@ -105,6 +104,8 @@ def _as_label(entry: dict, source: str, kind: str, n: int) -> Label:
 
 @lru_cache(maxsize=8)
 def _load_cached(path: str, mtime: float) -> LabelSchema:
+    import yaml  # here, not at import time: predicting never reads YAML (~25 ms of a cold start)
+
     with open(path, encoding="utf-8") as fh:
         doc = yaml.safe_load(fh) or {}
     parts = {}

@@ -66,8 +66,16 @@ class AliasMatcher:
         self.labels = list(labels)
         self.loose = {k: list(v) for k, v in loose.items()}
         self.exact = {k: list(v) for k, v in exact.items()}
-        self._loose_re = _compile(list(self.loose))
-        self._exact_re = _compile(list(self.exact), boundary_after_first=True)
+        self._patterns: tuple[re.Pattern | None, re.Pattern | None] | None = None  # compiled on first use
+
+    def patterns(self) -> tuple[re.Pattern | None, re.Pattern | None]:
+        """The loose and exact regexes, compiled when first needed: building
+        them costs ~0.1 s of a cold start, and the compiled engine's matcher
+        (Aho-Corasick) never uses them."""
+        if getattr(self, "_patterns", None) is None:  # also a matcher pickled before this attribute existed
+            self._patterns = (_compile(list(self.loose)), _compile(list(self.exact), boundary_after_first=True))
+        assert self._patterns is not None
+        return self._patterns
 
     @staticmethod
     def key(alias: str, case_sensitive: bool = False) -> str:
@@ -77,10 +85,11 @@ class AliasMatcher:
     def _hits(self, text: str) -> set[tuple[int, int, int]]:
         folded, lowered = fold_and_lower(text)
         loose, exact = self.loose, self.exact
+        loose_re, exact_re = self.patterns()
         # a set: an alias in both lists counts once
-        hits = {(m.start(), m.end(), i) for m in self._loose_re.finditer(lowered) for i in loose[m.group(1)]} if self._loose_re else set()
-        if self._exact_re is not None:
-            hits.update((m.start(), m.end(), i) for m in self._exact_re.finditer(folded) for i in exact[m.group(1)])
+        hits = {(m.start(), m.end(), i) for m in loose_re.finditer(lowered) for i in loose[m.group(1)]} if loose_re else set()
+        if exact_re is not None:
+            hits.update((m.start(), m.end(), i) for m in exact_re.finditer(folded) for i in exact[m.group(1)])
         return hits
 
     def spans(self, text: str) -> list[tuple[int, int, int]]:
