@@ -319,7 +319,10 @@ def test_sparse_kernels_do_scipys_arithmetic(dense, units, seed, weight):
 
 
 @settings(max_examples=60, deadline=None)
-@given(occurrences=st.lists(st.lists(st.integers(0, 7), max_size=12), max_size=6), patterns=st.lists(st.lists(st.integers(0, 10), max_size=5), min_size=8, max_size=8))
+@given(
+    occurrences=st.lists(st.lists(st.integers(0, 7), max_size=12), max_size=6),
+    patterns=st.lists(st.lists(st.integers(0, 10), max_size=5), min_size=8, max_size=8),
+)
 def test_occurrence_counts_is_scipys_product(occurrences, patterns):
     """documents x words @ words x columns, entry order included (scipy's
     product emits a row's columns last-seen-first; the TF-IDF norms sum in
