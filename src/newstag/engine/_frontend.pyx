@@ -649,25 +649,25 @@ def tfidf_values(const int[::1] indptr, const double[::1] counts, const int[::1]
 # scipy's sparsetools does, in the same order, so the numbers are the same.
 
 
-def occurrence_counts(const long long[::1] lengths, const int[::1] ids, const int[::1] b_indptr, const int[::1] b_indices, Py_ssize_t width):
+def occurrence_counts(const long long[::1] lengths, const int[::1] ids, const int[::1] b_indptr, const int[::1] b_indices, Py_ssize_t[::1] nxt, double[::1] sums):
     """Documents x columns counts from each document's word ids
     (``lengths[i]`` consecutive entries of ``ids``) and each word's columns
     (row ``w`` of the CSR pattern ``b_indptr``/``b_indices``): the product
     ``occurrences @ words`` as scipy's ``csr_matmat`` computes it, columns of
     a row in the order it emits them (last first seen first). Returns
-    ``(indptr, indices, data)``: int32, int32, float64 counts."""
+    ``(indptr, indices, data)``: int32, int32, float64 counts.
+
+    ``nxt`` and ``sums``: the caller's scratch, one entry per column, all
+    ``-1`` and ``0`` (and left so): allocating them per call would cost more
+    than the product on one article."""
     import numpy as np
 
     cdef Py_ssize_t n_docs = lengths.shape[0], i, jj, kk, j, k, head, length, nnz = 0, pos = 0, cap = 0
     for jj in range(ids.shape[0]):
         cap += b_indptr[ids[jj] + 1] - b_indptr[ids[jj]]
-    nxt_arr = np.full(width, -1, dtype=np.intp)
-    sums_arr = np.zeros(width, dtype=np.float64)
     indptr_arr = np.zeros(n_docs + 1, dtype=np.int32)
     indices_arr = np.empty(cap, dtype=np.int32)
     data_arr = np.empty(cap, dtype=np.float64)
-    cdef Py_ssize_t[::1] nxt = nxt_arr
-    cdef double[::1] sums = sums_arr
     cdef int[::1] indptr = indptr_arr
     cdef int[::1] indices = indices_arr
     cdef double[::1] data = data_arr

@@ -403,6 +403,7 @@ class _Tfidf:
         # the compiled extension when the compiled engine serves (set by
         # CompactModel.set_engine): its ports of _tokens / _char_wb / _word
         self.compiled: Any = None
+        self._scratch: tuple[np.ndarray, np.ndarray] | None = None  # the compiled product's per-column buffers
         # the lookup tables, built once per process for a block that several
         # models hold (half of a cold start's loading time otherwise)
         index = _INDEXES.get(self.fingerprint)
@@ -451,7 +452,9 @@ class _Tfidf:
                 counts = _Csr.of_pairs(*self._word_compiled(words, rows), shape, self.compiled)
             else:  # documents x words @ words x n-grams, as scipy's product
                 ids = np.ascontiguousarray(words.ids, dtype=np.int32)
-                indptr, indices, data = self.compiled.occurrence_counts(words.lengths, ids, rows.indptr[: rows.n + 1], rows.values[: rows.nnz], self.width)
+                if self._scratch is None:  # kept clean by the kernel; used under the model's lock
+                    self._scratch = (np.full(self.width, -1, dtype=np.intp), np.zeros(self.width))
+                indptr, indices, data = self.compiled.occurrence_counts(words.lengths, ids, rows.indptr[: rows.n + 1], rows.values[: rows.nnz], *self._scratch)
                 counts = _Csr(data, indices, indptr, shape, self.compiled)
         elif word:
             counts = _counts(*self._word(words, rows), shape)
