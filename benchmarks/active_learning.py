@@ -262,7 +262,11 @@ def main(argv: list[str] | None = None) -> int:
         results = run(args.tasks, args.strategies, args.seeds, args.start, args.step, args.rounds, args.diversity)
         seconds = time.perf_counter() - t0
         settings = {k: getattr(args, k) for k in ("tasks", "strategies", "seeds", "start", "step", "rounds", "diversity")}
-        results["run"] = {"command": "python benchmarks/active_learning.py " + " ".join(sys.argv[1:] if argv is None else argv), "seconds": seconds, "settings": settings}
+        results["run"] = {
+            "command": "python benchmarks/active_learning.py " + " ".join(sys.argv[1:] if argv is None else argv),
+            "seconds": seconds,
+            "settings": settings,
+        }
     out = Path(args.out)
     png = out.with_name("active_learning.png")
     plot(results, png)
