@@ -326,6 +326,7 @@ def main() -> int:
     if args.worker:
         print(json.dumps(worker(args.worker[0], args.worker[1], args.train, args.test)))
         return 0
+    from newstag.core.files import atomic_write_text
     from newstag.data import load_labelled
 
     results, skipped = [], {}
@@ -357,9 +358,29 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps({"meta": meta, "results": results, "skipped": skipped}, indent=2) + "\n")
-    (out / "RESULTS.md").write_text(render(results, skipped, meta))
+    atomic_write_text(out / "RESULTS.md", render(results, skipped, meta) + _kept_blocks(out / "RESULTS.md"))
     print(f"wrote {out / 'RESULTS.md'} and {out / 'results.json'}", file=sys.stderr)
     return 0
+
+
+# figures other scripts keep in RESULTS.md (and README.md) between markers
+_BLOCKS = {"spark-scale": "Labelling on Spark (benchmarks/spark_scale.py)", "serve-load": "The HTTP service under load (benchmarks/serve_load.py)"}
+
+
+def _kept_blocks(results_md: Path) -> str:
+    """The marked blocks of the other benchmark scripts, carried over from
+    the previous RESULTS.md (first time: from the README's copies), so a
+    re-run of this script keeps them."""
+    from newstag.core.files import marked_block
+
+    old = results_md.read_text(encoding="utf-8") if results_md.exists() else ""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    parts = []
+    for name, title in _BLOCKS.items():
+        body = marked_block(old, name) or marked_block(readme, name)
+        if body:
+            parts.append(f"\n## {title}\n\n<!-- {name}:start -->\n{body}\n<!-- {name}:end -->\n")
+    return "".join(parts)
 
 
 if __name__ == "__main__":

@@ -271,14 +271,12 @@ def to_markdown(rows: list[dict], cli: dict, args: argparse.Namespace, command: 
 
 
 def update_readme(path: Path, md: str) -> None:
-    """Replace the block between ``<!-- serve-load:start -->`` and ``<!-- serve-load:end -->``."""
-    text = path.read_text(encoding="utf-8")
-    start, end = "<!-- serve-load:start -->", "<!-- serve-load:end -->"
-    if start not in text or end not in text:
-        sys.exit(f"{path}: no {start} ... {end} block")
-    body = md.split("\n", 2)[2].strip()  # without the title
-    head, _, rest = text.partition(start)
-    path.write_text(head + start + "\n" + body + "\n" + end + rest.partition(end)[2], encoding="utf-8")
+    """The figures (the markdown without its title) between the serve-load
+    markers of ``path`` (README.md, RESULTS.md)."""
+    from newstag.core.files import replace_marked_block
+
+    if not replace_marked_block(path, "serve-load", md.split("\n", 2)[2]):
+        sys.exit(f"{path}: no <!-- serve-load:start --> ... <!-- serve-load:end --> block")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -318,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.out).write_text(md, encoding="utf-8")
     if args.readme:
         update_readme(Path(args.readme), md)
+        results = ROOT / "benchmarks" / "RESULTS.md"  # its copy of the block, when it has one
+        if results.exists() and "<!-- serve-load:start -->" in results.read_text(encoding="utf-8"):
+            update_readme(results, md)
     if args.json:
         Path(args.json).write_text(json.dumps({"rows": rows, "cli": cli}, indent=2) + "\n", encoding="utf-8")
     print(md)

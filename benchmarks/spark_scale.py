@@ -201,20 +201,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"written: {args.md}", file=sys.stderr)
     if args.readme:
         update_readme(Path(args.readme), text)
+        results = ROOT / "benchmarks" / "RESULTS.md"  # its copy of the block, when it has one
+        if results.exists() and "<!-- spark-scale:start -->" in results.read_text(encoding="utf-8"):
+            update_readme(results, text)
     return 0
 
 
 def update_readme(readme: Path, text: str) -> None:
-    """Copy the figures (everything after the title) between the README's markers."""
-    start, end = "<!-- spark-scale:start -->", "<!-- spark-scale:end -->"
-    body = readme.read_text(encoding="utf-8")
-    if start not in body or end not in body:
-        print(f"{readme}: no {start} ... {end} block; not updated", file=sys.stderr)
-        return
+    """Copy the figures (everything after the title) between the spark-scale
+    markers of ``readme`` (README.md, RESULTS.md)."""
+    from newstag.core.files import replace_marked_block
+
     figures = text.split("\n", 2)[2].replace("\n## 100 million articles", "\n**100 million articles.**")
-    head, rest = body.split(start, 1)
-    readme.write_text(head + start + "\n" + figures.strip() + "\n" + end + rest.split(end, 1)[1], encoding="utf-8")
-    print(f"updated: {readme}", file=sys.stderr)
+    if replace_marked_block(readme, "spark-scale", figures):
+        print(f"updated: {readme}", file=sys.stderr)
+    else:
+        print(f"{readme}: no <!-- spark-scale:start --> ... <!-- spark-scale:end --> block; not updated", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -36,3 +36,26 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def marked_block(text: str, name: str) -> str | None:
+    """The body between ``<!-- name:start -->`` and ``<!-- name:end -->`` in
+    ``text``, or ``None`` when the markers are absent."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    if start not in text or end not in text.split(start, 1)[1]:
+        return None
+    return text.split(start, 1)[1].split(end, 1)[0].strip("\n")
+
+
+def replace_marked_block(path: str | os.PathLike[str], name: str, body: str) -> bool:
+    """Put ``body`` between the ``name`` markers of the file at ``path``
+    (atomically), as generated figures are kept in README.md and RESULTS.md.
+    Returns ``False``, changing nothing, when the file has no such markers."""
+    target = Path(path)
+    text = target.read_bytes().decode("utf-8")  # line endings as they are
+    if marked_block(text, name) is None:
+        return False
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    head, rest = text.split(start, 1)
+    atomic_write_text(target, head + start + "\n" + body.strip("\n") + "\n" + end + rest.split(end, 1)[1])
+    return True
