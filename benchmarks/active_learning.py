@@ -191,7 +191,8 @@ def write_markdown(results: dict, args: argparse.Namespace, out: Path, png: Path
             )
     reading += _overall(needed, best, args)
     full = "\n".join(f"| {task} | {res['full']['micro_f1']:.3f} | {res['full']['macro_f1']:.3f} | {res['pool']} |" for task, res in results["tasks"].items())
-    command = results.get("run", {}).get("command") or "python benchmarks/active_learning.py " + ("" if args.render else " ".join(sys.argv[1:]))
+    # A fresh run records its command in results["run"]; a JSON saved before that did not.
+    command = results.get("run", {}).get("command") or "python benchmarks/active_learning.py"
     took = f"in {seconds:.0f} s" if seconds else "(re-rendered with `--render` from the saved JSON; run time not recorded)"
     return f"""# Active learning: labels saved
 

@@ -104,6 +104,11 @@ def _fmt(value: float, spec: str) -> str:
     return "n/a" if value != value or value in (float("inf"), float("-inf")) else format(value, spec)
 
 
+def _duration(hours: float) -> str:
+    """Hours, or minutes under an hour (a big cluster's wall time is not "0.0 h")."""
+    return f"{hours:.1f} h" if hours >= 1 else f"{hours * 60:.0f} min"
+
+
 def run_all(folder: Path, files: list[Path], work: Path, n: int, registry: str | None) -> dict[str, float]:
     reg = ["--registry", registry] if registry else []
     out: dict[str, float] = {}
@@ -191,13 +196,15 @@ def main(argv: list[str] | None = None) -> int:
     for executors, cores in ((4, 4), (16, 4), (32, 8), (64, 8)):
         total = executors * cores
         hours = TARGET / (per_core * total) / 3600
-        lines.append(f"| {executors} x {cores} | {total} | {hours:.1f} h |")
+        lines.append(f"| {executors} x {cores} | {total} | {_duration(hours)} |")
     cores_for_hour = TARGET / (per_core * 3600)
     lines += ["", f"One hour needs about **{cores_for_hour:,.0f} cores** (e.g. {-(-cores_for_hour // 8):.0f} executors of 8 cores).", ""]
     text = "\n".join(lines)
     print(text)
     if args.md:
-        Path(args.md).write_text(text, encoding="utf-8")
+        from newstag.core.files import atomic_write_text
+
+        atomic_write_text(Path(args.md), text)
         print(f"written: {args.md}", file=sys.stderr)
     if args.readme:
         update_readme(Path(args.readme), text)
