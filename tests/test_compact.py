@@ -131,3 +131,54 @@ def test_word_cache_changes_nothing_and_stays_bounded(trained_registry, corpus_t
     assert min(sizes[1:]) < max(sizes)  # it was cleared along the way
     # a second pass over seen articles reuses the cache and agrees too
     assert np.abs(model.predict_proba(corpus_test[:25]) - one_go[:25]).max() < 1e-12
+
+
+# ------------------------------------------------------------- npz reader
+
+_DTYPES = st.sampled_from(["<f8", "<f4", "<i8", "<i4", "<u8", "|b1", "<U7", ">f8"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    members=st.dictionaries(
+        st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True),
+        st.tuples(_DTYPES, st.lists(st.integers(0, 4), min_size=0, max_size=3), st.booleans()),
+        min_size=1,
+        max_size=5,
+    ),
+    compressed=st.booleans(),
+)
+def test_npz_views_read_what_np_load_reads(members, compressed):
+    """The zero-copy reader of model files gives np.load's arrays (values,
+    dtype, shape, order), writable, for stored members and, through the
+    fallback, compressed ones."""
+    import io
+
+    from newstag.engine.compact import _npz_views
+
+    rng = np.random.default_rng(len(members))
+    arrays = {}
+    for name, (dtype, shape, fortran) in members.items():
+        a = _random_array(rng, np.dtype(dtype), tuple(shape))
+        arrays[name] = np.asfortranarray(a) if fortran else a
+    buf = io.BytesIO()
+    (np.savez_compressed if compressed else np.savez)(buf, **arrays)
+    data = buf.getvalue()
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        want = {k: z[k] for k in z.files}
+    for source in (data, bytearray(data), np.frombuffer(data, dtype=np.uint8).copy()):  # bytes: copied; the others: viewed
+        got = _npz_views(source)
+        assert got.keys() == want.keys()
+        for k, w in want.items():
+            assert got[k].dtype == w.dtype and got[k].shape == w.shape and np.array_equal(got[k], w)
+            assert got[k].flags.writeable and got[k].flags.f_contiguous == w.flags.f_contiguous
+
+
+def _random_array(rng, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    if dtype.kind == "U":
+        return np.array(["".join(rng.choice(list("aèß€𝄞 z"), size=rng.integers(0, 8))) for _ in range(int(np.prod(shape)))], dtype=dtype).reshape(shape)
+    if dtype.kind == "b":
+        return rng.integers(0, 2, size=shape).astype(dtype)
+    if dtype.kind == "f":
+        return rng.normal(size=shape).astype(dtype)
+    return rng.integers(0, 1000, size=shape).astype(dtype)

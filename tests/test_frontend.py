@@ -369,6 +369,24 @@ def test_shared_blocks_share_their_lookup_tables(engines):
         assert a is not b and a._index is b._index and a.tables is b.tables and a.token_ids is b.token_ids
 
 
+def test_blocks_share_an_index_exactly_when_their_arrays_are_equal():
+    """Sharing is decided by the arrays' values, not only their settings and
+    shapes: a block differing in one value gets its own tables and its own
+    fingerprint (else its matrix would be taken from the other's)."""
+    from newstag.engine import compact
+
+    meta = {"analyzer": "char_wb", "ngram_range": [3, 3], "test": "share"}
+    keys = np.arange(10, dtype=np.uint64) * np.uint64(7919)
+    arrays = {"h3": keys, "c3": np.arange(10, dtype=np.int64), "idf": np.ones(10)}
+    first, new_first = compact._shared_index(meta, arrays)
+    same, new_same = compact._shared_index(meta, {k: v.copy() for k, v in arrays.items()})
+    changed = {**arrays, "idf": np.r_[np.ones(9), 2.0]}
+    other, new_other = compact._shared_index(meta, changed)
+    assert new_first and not new_same and same is first
+    assert new_other and other is not first and other.key != first.key
+    assert compact._shared_index(meta, changed)[0] is other
+
+
 # ------------------------------------------------------------------- models
 
 

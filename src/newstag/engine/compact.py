@@ -28,7 +28,6 @@ probabilities.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import itertools
 import json
@@ -342,7 +341,9 @@ class _Index:
     (char_wb). Read-only once built, so models holding the same block share
     one."""
 
-    def __init__(self) -> None:
+    def __init__(self, key: str, arrays: dict[str, np.ndarray]) -> None:
+        self.key = key  # the fingerprint of every block that uses this index
+        self.arrays = arrays  # the block's stored arrays: another block is this one if its arrays are equal
         self.token = re.compile(_TOKEN_PATTERN)  # (word blocks: their own)
         self.token_ids: dict[str, int] = {}
         self.base = np.uint64(1)
@@ -378,8 +379,33 @@ class _Index:
                 raise Unsupported(f"word {n}-gram keys collide")
             self.word_tables[n] = _Lookup(keys[cols], cols.astype(np.int64))
 
+    def holds(self, arrays: dict[str, np.ndarray]) -> bool:
+        mine = self.arrays
+        return mine.keys() == arrays.keys() and all(np.array_equal(mine[k], arrays[k]) for k in arrays)
+
 
 _INDEXES: weakref.WeakValueDictionary[str, _Index] = weakref.WeakValueDictionary()
+
+
+def _shared_index(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple[_Index, bool]:
+    """The index of the live block with these settings and arrays, or a new
+    empty one (second item: whether it is new and must be built).
+
+    Why not a hash of the arrays: hashing tens of MB cost 30 ms of every
+    cold start. Blocks are told apart by their settings and array shapes,
+    and a candidate with the same ones is checked element by element
+    (memory speed, and only when two models hold alike blocks), so two
+    blocks share an index, and a fingerprint, exactly when they are equal."""
+    base = json.dumps(meta, sort_keys=True) + repr(sorted((k, v.dtype.str, v.shape) for k, v in arrays.items()))
+    for key in [k for k in list(_INDEXES.keys()) if k.rpartition("#")[0] == base]:
+        index = _INDEXES.get(key)
+        if index is not None and index.holds(arrays):
+            return index, False
+    n = 0
+    while f"{base}#{n}" in _INDEXES:
+        n += 1
+    index = _INDEXES[f"{base}#{n}"] = _Index(f"{base}#{n}", arrays)
+    return index, True
 
 
 class _Tfidf:
@@ -391,13 +417,6 @@ class _Tfidf:
         self.idf = arrays[f"{prefix}idf"]
         self.dtype = np.dtype(meta["dtype"])
         self.terms = arrays[f"{prefix}terms"]
-        # what the block computes depends on its settings and arrays only:
-        # models with the same block (topics and actors) share its matrix
-        digest = hashlib.blake2b(json.dumps(meta, sort_keys=True).encode(), digest_size=16)
-        for name in sorted(k for k in arrays if k.startswith(prefix)):
-            digest.update(name.encode())
-            digest.update(np.ascontiguousarray(arrays[name]).tobytes())
-        self.fingerprint = digest.hexdigest()
         lo, hi = meta["ngram_range"]
         self.lo, self.hi = lo, hi
         # the compiled extension when the compiled engine serves (set by
@@ -405,10 +424,13 @@ class _Tfidf:
         self.compiled: Any = None
         self._scratch: tuple[np.ndarray, np.ndarray] | None = None  # the compiled product's per-column buffers
         # the lookup tables, built once per process for a block that several
-        # models hold (half of a cold start's loading time otherwise)
-        index = _INDEXES.get(self.fingerprint)
-        if index is None:
-            index = _INDEXES[self.fingerprint] = _Index()
+        # models hold (half of a cold start's loading time otherwise); what
+        # the block computes depends on its settings and arrays only, so
+        # models with the same block (topics and actors) also share its
+        # matrix within a batch, by fingerprint
+        index, new = _shared_index(meta, {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)})
+        self.fingerprint = index.key
+        if new:
             if meta["analyzer"] == "word":
                 index.word(meta, self.terms.tolist(), meta["stop_words"] or ())
             else:
@@ -712,8 +734,83 @@ def to_bytes(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
-def load_bytes(data: bytes) -> CompactModel:
-    with np.load(io.BytesIO(data), allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
+def load_bytes(data: bytes | bytearray | np.ndarray) -> CompactModel:
+    """The model in ``data`` (a ``bytearray`` or ``uint8`` array is used in
+    place: the arrays become views into it, so the caller must not change it
+    afterwards)."""
+    arrays = _npz_views(data)
     meta = json.loads(str(arrays.pop("meta")))
     return CompactModel(meta, arrays)
+
+
+def _npz_views(data: bytes | bytearray | np.ndarray) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` held in ``data``, as views into it when it
+    is writable (``bytearray``, ``uint8`` array), else into one writable copy
+    of it (the compiled kernels take writable buffers).
+
+    Why: :func:`to_bytes` stores members uncompressed, so each array's bytes
+    already sit in ``data``; ``np.load`` reads them out member by member
+    through ``zipfile`` (a tenth of a cold start), one copy costs a memcpy.
+    Anything else (a compressed member, a header this reader does not know)
+    goes through ``np.load``'s reader, same arrays."""
+    import zipfile
+
+    from numpy.lib import format as npy
+
+    buffer = data if isinstance(data, (bytearray, np.ndarray)) else bytearray(data)
+    out: dict[str, np.ndarray] = {}
+    file = _ViewFile(buffer)
+    with zipfile.ZipFile(file) as z:
+        for info in z.infolist():
+            name = info.filename.removesuffix(".npy")
+            view = _stored_view(file.view, info, npy) if info.compress_type == zipfile.ZIP_STORED else None
+            if view is None:
+                with z.open(info) as f:
+                    view = npy.read_array(f, allow_pickle=False)
+            out[name] = view
+    return out
+
+
+class _ViewFile:
+    """A read-only, seekable file over a buffer without copying it (what
+    ``zipfile`` reads through; ``io.BytesIO`` would copy a ``bytearray``)."""
+
+    def __init__(self, data: bytearray | np.ndarray):
+        self.view = (data.data if isinstance(data, np.ndarray) else memoryview(data)).cast("B")
+        self.pos = 0
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.pos = max(0, offset + (0, self.pos, len(self.view))[whence])
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def read(self, n: int = -1) -> bytes:
+        end = len(self.view) if n is None or n < 0 else min(len(self.view), self.pos + n)
+        out = self.view[self.pos : end].tobytes()
+        self.pos = max(self.pos, end)
+        return out
+
+
+def _stored_view(data: memoryview, info: Any, npy: Any) -> np.ndarray | None:
+    """One stored member's array as a view, or None when it cannot be one."""
+    local = info.header_offset  # local file header: 30 bytes, then name and extra field
+    if data[local : local + 4].tobytes() != b"PK\x03\x04":
+        return None
+    start = local + 30 + int.from_bytes(data[local + 26 : local + 28], "little") + int.from_bytes(data[local + 28 : local + 30], "little")
+    head = io.BytesIO(data[start : start + min(info.file_size, 65536)].tobytes())
+    version = npy.read_magic(head)
+    if version not in ((1, 0), (2, 0)):
+        return None
+    shape, fortran, dtype = (npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0)(head)
+    if dtype.hasobject:
+        return None  # np.load refuses it (allow_pickle=False) with its own message
+    count = math.prod(shape)
+    if head.tell() + count * dtype.itemsize != info.file_size:
+        return None
+    flat = np.frombuffer(data, dtype=dtype, count=count, offset=start + head.tell())
+    return flat.reshape(shape, order="F" if fortran else "C")

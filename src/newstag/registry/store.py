@@ -118,7 +118,21 @@ def _minor(version: str) -> tuple[str, ...]:
     return tuple(version.split(".")[:2])
 
 
-def check_compact_bytes(data: bytes, expected_sha256: str | None, path: str | os.PathLike[str]) -> None:
+def _read_writable(path: Path) -> Any:
+    """The file's bytes in a writable buffer (a ``uint8`` array, not zeroed
+    first) that the model's arrays then view without another copy
+    (:func:`newstag.engine.compact.load_bytes`)."""
+    import numpy as np
+
+    with open(path, "rb") as f:
+        data = np.empty(os.fstat(f.fileno()).st_size, dtype=np.uint8)
+        n = f.readinto(data.data)
+        rest = f.read()  # a file that changed size while read: all of it (the hash check decides)
+    data = data[:n]
+    return np.concatenate([data, np.frombuffer(rest, dtype=np.uint8)]) if rest else data
+
+
+def check_compact_bytes(data: Any, expected_sha256: str | None, path: str | os.PathLike[str]) -> None:
     """Refuse compact-model bytes whose sha256 is not the manifest's.
 
     One check, one message, wherever the bytes are about to be used: the local
@@ -291,7 +305,7 @@ class Registry:
             return None
         path = target.path / info["file"]
         try:
-            data = path.read_bytes()
+            data = _read_writable(path)
         except OSError as exc:
             raise RegistryError(f"{path}: cannot read ({exc.strerror})") from exc
         check_compact_bytes(data, info.get("sha256"), path)
