@@ -222,3 +222,25 @@ def test_arbitrary_unicode_never_crashes(api_models, title, text):
 
     out = predict_batch([Record(id="x", title=title, text=text)], api_models, all_scores=True, explain=2)
     assert len(out) == 1 and set(out[0]["scores"]) == {"topics", "actors"}
+
+
+def test_decisions_keep_labels_at_or_over_their_threshold_most_probable_first():
+    """At the threshold counts as over; ties keep the schema's order; the
+    probability and threshold shown are rounded to 4 decimals; an article
+    with nothing over its thresholds gets no labels; an override applies to
+    every label."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from newstag.serve.predict import Labeller
+
+    model = SimpleNamespace(labels_=["a", "b", "c"], thresholds_=[0.5, 0.3, 0.123456])
+    lab = Labeller(model, {"task": "t"}, "t@v1")
+    P = np.array([[0.5, 0.29999, 0.9], [0.4, 0.4, 0.4], [0.1, 0.2, 0.1], [0.7, 0.7, 0.123456]])
+    got = lab._decide(P)
+    assert got[0] == [{"label": "c", "probability": 0.9, "threshold": 0.1235}, {"label": "a", "probability": 0.5, "threshold": 0.5}]
+    assert [h["label"] for h in got[1]] == ["b", "c"]  # tie: schema order
+    assert got[2] == []
+    assert [h["label"] for h in got[3]] == ["a", "b", "c"]
+    assert [[h["label"] for h in hits] for hits in lab._decide(P, threshold=0.45)] == [["c", "a"], [], [], ["a", "b"]]

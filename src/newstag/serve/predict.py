@@ -68,10 +68,13 @@ class Labeller:
 
     def _decide(self, P: np.ndarray, threshold: float | None = None) -> list[list[dict[str, Any]]]:
         t = self._thresholds(threshold)
-        out = []
-        for row in P:
-            hits = [{"label": self.labels[j], "probability": round(float(row[j]), 4), "threshold": round(float(t[j]), 4)} for j in np.flatnonzero(row >= t)]
-            out.append(sorted(hits, key=lambda h: -h["probability"]))  # type: ignore[operator]  # always a float
+        shown = [round(float(x), 4) for x in t]
+        rows, cols = np.nonzero(np.greater_equal(P, t))  # row-major: each article's labels in schema order, as sorted below
+        out: list[list[dict[str, Any]]] = [[] for _ in range(len(P))]
+        for i, j, p in zip(rows.tolist(), cols.tolist(), P[rows, cols].tolist()):
+            out[i].append({"label": self.labels[j], "probability": round(p, 4), "threshold": shown[j]})
+        for hits in out:
+            hits.sort(key=lambda h: -h["probability"])  # stable: ties keep schema order
         return out
 
     def explain(self, article: Any, n: int = 5, labels: Sequence[str] | None = None) -> dict[str, Any]:
