@@ -27,11 +27,7 @@ import hashlib
 import io
 import json
 import os
-import platform
 import re
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +78,8 @@ def _locked(task_dir: Path) -> Iterator[None]:
 
 
 def _git_commit(cwd: Path) -> str | None:
+    import subprocess  # (registration only: not on the loading path)
+
     """HEAD of the checkout, suffixed ``-dirty`` when the work tree has changes."""
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)
@@ -108,6 +106,8 @@ def _write_compact(model: Any, folder: Path) -> dict[str, str] | None:
 
 
 def runtime_versions() -> dict[str, str]:
+    import platform
+
     import joblib
     import sklearn
 
@@ -157,6 +157,9 @@ class Registry:
         ``extra_files(manifest)`` may return more text files for the version
         folder (the model card): they are written before the folder appears.
         """
+        import shutil
+        import tempfile
+
         import joblib
 
         if not _NAME.match(task):
