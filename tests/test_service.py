@@ -343,6 +343,8 @@ def test_load_benchmark_smoke(trained_registry, tmp_path):
 
     out, readme = tmp_path / "SERVE.md", tmp_path / "README.md"
     readme.write_text("intro\n<!-- serve-load:start -->\nold\n<!-- serve-load:end -->\nrest\n")
+    results = ROOT / "benchmarks" / "RESULTS.md"
+    committed = results.read_bytes()
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "serve_load.py"), "--registry", str(trained_registry), "--workers", "1", "--rates", "20", "--seconds", "1",
          "--batches", "2", "--batch-size", "5", "--out", str(out), "--readme", str(readme)],
@@ -358,6 +360,7 @@ def test_load_benchmark_smoke(trained_registry, tmp_path):
         and text.endswith("<!-- serve-load:end -->\nrest\n")
         and "| 1 | 20 req/s" in text
     )
+    assert results.read_bytes() == committed  # a run on another README leaves the project's figures alone
 
 
 # ----------------------------------------------------------------- shutdown
