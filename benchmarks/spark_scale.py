@@ -211,7 +211,11 @@ def main(argv: list[str] | None = None) -> int:
         results = ROOT / "benchmarks" / "RESULTS.md"  # its copy of the block, when it has one
         # only with the project's README: a run writing elsewhere (a test's
         # smoke run, a copy) must not change the repository's figures
-        if Path(args.readme).resolve() == (ROOT / "README.md").resolve() and results.exists() and "<!-- spark-scale:start -->" in results.read_text(encoding="utf-8"):
+        if (
+            Path(args.readme).resolve() == (ROOT / "README.md").resolve()
+            and results.exists()
+            and "<!-- spark-scale:start -->" in results.read_text(encoding="utf-8")
+        ):
             update_readme(results, text)
     return 0
 
