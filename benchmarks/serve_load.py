@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from figures import publish  # noqa: E402
 from predict_speed import articles_1kb  # noqa: E402  # the same 1 KB articles as the CLI benchmark
 
 
@@ -296,15 +297,6 @@ def to_markdown(rows: list[dict], cli: dict, args: argparse.Namespace, command: 
     return "\n".join(lines) + "\n"
 
 
-def update_readme(path: Path, md: str) -> None:
-    """The figures (the markdown without its title) between the serve-load
-    markers of ``path`` (README.md, RESULTS.md)."""
-    from newstag.core.files import replace_marked_block
-
-    if not replace_marked_block(path, "serve-load", md.split("\n", 2)[2]):
-        sys.exit(f"{path}: no <!-- serve-load:start --> ... <!-- serve-load:end --> block")
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rates", type=float, nargs="+", default=[50, 200], help="single-article request rates (req/s)")
@@ -342,17 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     command = "python benchmarks/serve_load.py " + " ".join(argv if argv is not None else sys.argv[1:])
     md = to_markdown(rows, cli, args, command.strip())
     Path(args.out).write_text(md, encoding="utf-8")
-    if args.readme:
-        update_readme(Path(args.readme), md)
-        results = ROOT / "benchmarks" / "RESULTS.md"  # its copy of the block, when it has one
-        # only with the project's README: a run writing elsewhere (a test's
-        # smoke run, a copy) must not change the repository's figures
-        if (
-            Path(args.readme).resolve() == (ROOT / "README.md").resolve()
-            and results.exists()
-            and "<!-- serve-load:start -->" in results.read_text(encoding="utf-8")
-        ):
-            update_readme(results, md)
+    if args.readme and not publish(Path(args.readme), "serve-load", md.split("\n", 2)[2]):
+        sys.exit(f"{args.readme}: no <!-- serve-load:start --> ... <!-- serve-load:end --> block")
     if args.json:
         Path(args.json).write_text(json.dumps({"rows": rows, "cli": cli}, indent=2) + "\n", encoding="utf-8")
     print(md)

@@ -39,6 +39,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from figures import publish  # noqa: E402
+
 _SENT = re.compile(r"(?<=[.!?»])\s+")
 TARGET = 100_000_000
 
@@ -206,30 +210,10 @@ def main(argv: list[str] | None = None) -> int:
 
         atomic_write_text(Path(args.md), text)
         print(f"written: {args.md}", file=sys.stderr)
-    if args.readme:
-        update_readme(Path(args.readme), text)
-        results = ROOT / "benchmarks" / "RESULTS.md"  # its copy of the block, when it has one
-        # only with the project's README: a run writing elsewhere (a test's
-        # smoke run, a copy) must not change the repository's figures
-        if (
-            Path(args.readme).resolve() == (ROOT / "README.md").resolve()
-            and results.exists()
-            and "<!-- spark-scale:start -->" in results.read_text(encoding="utf-8")
-        ):
-            update_readme(results, text)
-    return 0
-
-
-def update_readme(readme: Path, text: str) -> None:
-    """Copy the figures (everything after the title) between the spark-scale
-    markers of ``readme`` (README.md, RESULTS.md)."""
-    from newstag.core.files import replace_marked_block
-
     figures = text.split("\n", 2)[2].replace("\n## 100 million articles", "\n**100 million articles.**")
-    if replace_marked_block(readme, "spark-scale", figures):
-        print(f"updated: {readme}", file=sys.stderr)
-    else:
-        print(f"{readme}: no <!-- spark-scale:start --> ... <!-- spark-scale:end --> block; not updated", file=sys.stderr)
+    if args.readme and not publish(Path(args.readme), "spark-scale", figures):
+        print(f"{args.readme}: no <!-- spark-scale:start --> ... <!-- spark-scale:end --> block; not updated", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":

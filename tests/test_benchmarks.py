@@ -43,3 +43,21 @@ def test_compare_peers_smoke(tmp_path, corpus_train, corpus_test):
         assert set(r["per_label_f1"]) == {"diplomacy", "military_aid", "mediation"}
     md = (tmp_path / "out" / "RESULTS.md").read_text()
     assert "## topics" in md and "## Goals" in md and doc["meta"]["machine"] in md
+
+
+def test_figures_go_to_the_given_readme_and_to_results_only_from_the_projects(tmp_path, monkeypatch):
+    """A benchmark run that writes another README (a smoke run, a copy)
+    leaves benchmarks/RESULTS.md alone; a README without the block is
+    reported, not rewritten."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import figures
+
+    readme = tmp_path / "README.md"
+    readme.write_text("a\n<!-- demo:start -->\nold\n<!-- demo:end -->\nb\n", encoding="utf-8")
+    committed = figures.RESULTS.read_bytes()
+    assert figures.publish(readme, "demo", "new figures")
+    assert readme.read_text(encoding="utf-8") == "a\n<!-- demo:start -->\nnew figures\n<!-- demo:end -->\nb\n"
+    assert figures.RESULTS.read_bytes() == committed
+    bare = tmp_path / "BARE.md"
+    bare.write_text("no block\n", encoding="utf-8")
+    assert not figures.publish(bare, "demo", "x") and bare.read_text(encoding="utf-8") == "no block\n"
