@@ -387,6 +387,67 @@ def test_blocks_share_an_index_exactly_when_their_arrays_are_equal():
     assert compact._shared_index(meta, changed)[0] is other
 
 
+@settings(max_examples=80, deadline=None)
+@given(st.sets(st.integers(0, 2**64 - 1), max_size=400), st.lists(st.integers(0, 2**64 - 1), max_size=100), st.integers(0, 2**20))
+def test_lookup_tables_built_by_the_extension_answer_as_numpys(keys, others, crowd):
+    """``fill_table`` (load time) places keys differently from the numpy
+    rounds only where homes collide; every query gets the same column.
+    ``crowd``: keys that differ in their low bits only share a home, so
+    long probe chains are exercised."""
+    from newstag.engine.compact import _Lookup
+
+    keys = sorted(keys | {crowd + i for i in range(40)})
+    stored = np.array(keys, dtype=np.uint64)
+    values = np.arange(len(keys), dtype=np.int64)[::-1].copy()
+    by_numpy, by_kernel = _Lookup(stored, values), _Lookup(stored, values, frontend.kernels())
+    queries = np.array(keys + others, dtype=np.uint64)
+    assert by_kernel(queries).tolist() == by_numpy(queries).tolist()
+    assert by_kernel.rounds >= 1 and (by_kernel.values >= 0).sum() == len(keys)
+    probe = by_kernel.probe(frontend.kernels())
+    assert probe is not None
+
+
+def _built(terms, stop_words, kernels):
+    """An index's word tables, or the refusal (colliding n-gram keys)."""
+    from newstag.engine.compact import Unsupported, _Index
+
+    index = _Index("test", {})
+    try:
+        index.word({"token_pattern": r"(?u)\b\w\w+\b"}, terms, stop_words, kernels)
+    except Unsupported as exc:
+        return str(exc)
+    return index
+
+
+def _same_word_index(terms, stop_words):
+    numpy_built, kernel_built = _built(terms, stop_words, None), _built(terms, stop_words, frontend.kernels())
+    if isinstance(numpy_built, str):
+        assert kernel_built == numpy_built
+        return
+    assert list(kernel_built.token_ids.items()) == list(numpy_built.token_ids.items())  # same ids, same order
+    assert kernel_built.base == numpy_built.base
+    assert kernel_built.word_tables.keys() == numpy_built.word_tables.keys()
+    for n, table in numpy_built.word_tables.items():
+        stored = table.keys[table.values >= 0]
+        assert kernel_built.word_tables[n](stored).tolist() == table(stored).tolist()
+
+
+def test_word_index_built_by_the_extension_matches_on_the_models_vocabulary(tfidf_blocks):
+    block = tfidf_blocks["numpy"]["word"]
+    _same_word_index(block.terms.tolist(), block.meta["stop_words"] or ())
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_word_index_built_by_the_extension_matches_on_generated_vocabularies(pieces, data):
+    """Repeated tokens, empty ones (two spaces), Unicode edge cases, stop
+    words inside and outside the vocabulary."""
+    token = st.one_of(st.sampled_from(pieces), st.sampled_from(EDGE).map(str.strip), st.text(alphabet=st.characters(blacklist_characters=" "), max_size=5))
+    terms = data.draw(st.lists(st.lists(token, min_size=1, max_size=3).map(" ".join), max_size=40, unique=True))
+    stop_words = data.draw(st.lists(st.one_of(st.sampled_from(terms or ["x"]), token), max_size=5))
+    _same_word_index(terms, stop_words)
+
+
 # ------------------------------------------------------------------- models
 
 

@@ -244,3 +244,34 @@ def test_decisions_keep_labels_at_or_over_their_threshold_most_probable_first():
     assert got[2] == []
     assert [h["label"] for h in got[3]] == ["a", "b", "c"]
     assert [[h["label"] for h in hits] for hits in lab._decide(P, threshold=0.45)] == [["c", "a"], [], [], ["a", "b"]]
+
+
+def test_console_command_pauses_the_collector_only_while_it_starts(trained_registry):
+    """``newstag`` (``cli.run``) loads its models with Python's cyclic
+    collector off, then labels with it on (a stream must not keep its
+    garbage cycles); ``main`` called as a library leaves the collector as
+    the caller set it."""
+    import subprocess
+
+    from conftest import BIN
+
+    script = (
+        "import gc, sys\n"
+        "import newstag.cli as cli, newstag.serve.predict as p\n"
+        "load, batch = cli._load_labellers, p.predict_batch\n"
+        "def loading(*a):\n"
+        "    print('load', gc.isenabled(), file=sys.stderr); return load(*a)\n"
+        "def labelling(*a, **k):\n"
+        "    print('label', gc.isenabled(), file=sys.stderr); return batch(*a, **k)\n"
+        "cli._load_labellers, p.predict_batch = loading, labelling\n"
+        "if sys.argv[1] == 'run':\n"
+        "    sys.argv[1:] = sys.argv[2:]; cli.run()\n"
+        "cli.main(sys.argv[2:]); print('after', gc.isenabled(), file=sys.stderr)\n"
+    )
+    args = ["--registry", str(trained_registry), "predict", "-q", str(RAW / "emirati-scambio-prigionieri.txt")]
+    console = subprocess.run([str(BIN / "python"), "-c", script, "run", *args], capture_output=True, text=True, timeout=300)
+    assert console.returncode == 0, console.stderr
+    assert console.stderr.split() == ["load", "False", "label", "True"]
+    library = subprocess.run([str(BIN / "python"), "-c", script, "main", *args], capture_output=True, text=True, timeout=300)
+    assert library.returncode == 0, library.stderr
+    assert library.stderr.split() == ["load", "True", "label", "True", "after", "True"]

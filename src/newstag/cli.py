@@ -9,6 +9,7 @@ start fast.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -147,6 +148,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise UsageError("--explain must be a positive number of features")
     columns = _columns(args.column)
     labellers = _load_labellers(args)
+    _resume_collector()
     tasks = [lab.task for lab in labellers]
 
     out_path = Path(args.output) if args.output else None
@@ -570,6 +572,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return data_main(argv[1:], prog="newstag data")
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.func is not cmd_predict:  # predict resumes it once its models are loaded
+        _resume_collector()
     from newstag.registry import RegistryError
 
     try:
@@ -581,5 +585,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
+_COLLECTOR_PAUSED = False
+
+
+def run() -> None:
+    """The ``newstag`` console command: :func:`main` with Python's cyclic
+    garbage collector paused while the process starts.
+
+    Why: start-up creates a few hundred thousand long-lived objects (numpy's
+    modules, the models' tables) and no garbage cycles; the collector's
+    passes over them, and the interpreter's final ones at exit, cost about
+    45 ms of a 0.35 s cold start. :func:`_resume_collector` turns it back
+    on once the command has loaded what it keeps (``predict``: its models),
+    after moving those objects out of its sight (:func:`gc.freeze`); at
+    exit the objects still alive are left for the OS to free."""
+    global _COLLECTOR_PAUSED
+    gc.disable()
+    _COLLECTOR_PAUSED = True
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
+def _resume_collector() -> None:
+    """End :func:`run`'s pause (nothing to do when ``main`` is called as a
+    library function: the caller's collector is left as it is)."""
+    global _COLLECTOR_PAUSED
+    if _COLLECTOR_PAUSED:
+        _COLLECTOR_PAUSED = False
+        gc.freeze()
+        gc.enable()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

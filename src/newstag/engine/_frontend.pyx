@@ -715,3 +715,84 @@ def csr_dense(const int[::1] indptr, const int[::1] indices, const double[::1] d
             for k in range(n_cols):
                 out[i, k] += a * row[k]
     return out_arr
+
+
+# ------------------------------------------------------------ load time
+# What a model builds from its stored arrays when it loads (a third of a
+# CLI cold start in numpy): the n-gram hash tables and the word index.
+
+
+def fill_table(const unsigned long long[::1] keys, const long long[::1] values, unsigned long long[::1] table_keys, long long[::1] table_values, int shift, unsigned long long mask):
+    """Insert ``keys`` -> ``values`` into an empty ``compact._Lookup`` table
+    (``table_values`` all ``-1``) by linear probing from each key's
+    Fibonacci home; returns the longest probe (``rounds``).
+
+    The same contract as the numpy build (every key reachable from its home
+    without crossing an empty slot), so lookups answer the same; only the
+    slots of keys that collide may differ, which no reader depends on."""
+    cdef Py_ssize_t i, n = keys.shape[0]
+    cdef unsigned long long home, slot
+    cdef long long rounds = 0, p
+    with nogil:
+        for i in range(n):
+            home = (keys[i] * _MIX) >> shift
+            p = 0
+            while True:
+                slot = (home + <unsigned long long> p) & mask
+                if table_values[slot] < 0:
+                    break
+                p += 1
+            table_keys[slot] = keys[i]
+            table_values[slot] = values[i]
+            if p + 1 > rounds:
+                rounds = p + 1
+    return rounds
+
+
+def word_index(list terms, stop_words):
+    """Port of the first half of ``compact._Index.word``: the token ids of
+    a word vocabulary (first seen first; stop words absent from it ``-2``),
+    each term's key (its token ids + 1 as digits in base ``len(ids) + 1``,
+    modulo 2**64 as numpy's ``uint64`` wraps) and each term's token count."""
+    import numpy as np
+
+    cdef Py_ssize_t t, n_terms = len(terms), i, start, n, k = 0, total = 0
+    cdef dict ids = {}
+    cdef str term
+    cdef object got
+    cdef unsigned long long base, h
+    for t in range(n_terms):
+        total += (<str> terms[t]).count(" ") + 1
+    n_parts_arr = np.zeros(n_terms, dtype=np.int64)
+    flat_arr = np.empty(total, dtype=np.int64)
+    keys_arr = np.empty(n_terms, dtype=np.uint64)
+    cdef long long[::1] n_parts = n_parts_arr
+    cdef long long[::1] flat = flat_arr
+    cdef unsigned long long[::1] keys = keys_arr
+    for t in range(n_terms):  # term.split(" "), each part's id
+        term = terms[t]
+        n = len(term)
+        start = 0
+        for i in range(n + 1):
+            if i < n and term[i] != 32:
+                continue
+            token = term[start:i]
+            got = ids.get(token)
+            if got is None:
+                got = ids[token] = len(ids)
+            flat[k] = <long long> got
+            k += 1
+            n_parts[t] += 1
+            start = i + 1
+    for word in stop_words:
+        if word not in ids:
+            ids[word] = -2
+    base = len(ids) + 1
+    k = 0
+    for t in range(n_terms):
+        h = 0
+        for i in range(n_parts[t]):
+            h = h * base + <unsigned long long> (flat[k] + 1)
+            k += 1
+        keys[t] = h
+    return ids, keys_arr, n_parts_arr
