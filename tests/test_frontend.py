@@ -138,6 +138,60 @@ def test_mention_features_match_on_the_corpus(reference, compiled, corpus_test):
         assert compiled.candidates(article) == reference.candidates(article), article.id
 
 
+# ------------------------------------------------------------ role margins
+
+
+@pytest.fixture(scope="module")
+def roles(engines):
+    """The actor model's candidate classifier (numpy engine: its dict path)."""
+    return engines["actors"]["numpy"].model.roles
+
+
+def _margins_agree(roles, reference, compiled, article):
+    """The fused compiled margins are the dict path's, actor by actor."""
+    from newstag.engine.frontend import role_margins
+
+    fused = role_margins(compiled, roles.names, roles.coef, roles.intercept)
+    want = {actor: roles._score(feats)[0] for actor, feats in reference.candidates(article).items()}
+    got = fused(article)
+    assert got.keys() == want.keys()
+    for actor, margin in want.items():
+        assert got[actor] == pytest.approx(margin, rel=1e-12, abs=1e-12)
+
+
+def test_role_margins_match_the_dict_path_on_the_corpus(roles, reference, compiled, corpus_test):
+    for article in corpus_test:
+        _margins_agree(roles, reference, compiled, article)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), window=st.sampled_from([1, 2, 6, 9]))
+def test_role_margins_match_the_dict_path_on_generated_articles(roles, reference, pieces, data, window):
+    """Any window width (the fused pass keeps ``2 * window`` ids per hit)."""
+    from newstag.text.mentions import MentionFeaturizer
+
+    article = {"title": data.draw(_text(pieces)), "subtitle": data.draw(_text(pieces)), "text": data.draw(_text(pieces))}
+    if data.draw(st.booleans()):  # a dateline, a quote, paragraphs
+        article["text"] = "ROMA – " + article["text"] + "\n\n«" + data.draw(_text(pieces)) + "»\n\nUcraina."
+    wide = MentionFeaturizer(reference.matcher, reference.kinds, window)
+    _margins_agree(roles, wide, frontend.CompiledMentionFeaturizer(reference.matcher, reference.kinds, window), article)
+
+
+def test_role_margins_decline_a_vocabulary_they_cannot_compute(roles, compiled):
+    """A feature family the fused pass does not know: no fused scorer, so the
+    model keeps the dict path (which scores any name)."""
+    from newstag.engine.frontend import role_margins
+
+    assert role_margins(compiled, [*roles.names, "sentiment=positive"], np.r_[roles.coef, 1.0], roles.intercept) is None
+    assert role_margins(compiled, [*roles.names, "l2=lonely"], np.r_[roles.coef, 1.0], roles.intercept) is None
+    assert role_margins(compiled, roles.names, roles.coef, roles.intercept) is not None
+
+
+def test_compiled_actor_model_scores_with_the_fused_pass(engines):
+    assert engines["actors"]["compiled"].model.roles._margins is not None
+    assert engines["actors"]["numpy"].model.roles._margins is None
+
+
 # --------------------------------------------------------- text preparation
 
 

@@ -12,7 +12,7 @@ is ``Py_UNICODE_ISALNUM`` or ``_``), the iteration orders are the reference's.
 from cpython.unicode cimport Py_UNICODE_ISALNUM
 from cpython.unicode cimport PyUnicode_4BYTE_KIND, PyUnicode_FromKindAndData
 from libc.math cimport log1p, sqrt
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport calloc, free, malloc, qsort, realloc
 
 from newstag.text.mentions import _is_dateline, _paragraph_spans
 from newstag.text.preparation import fold_and_lower
@@ -20,9 +20,18 @@ from newstag.text.preparation import fold_and_lower
 _PUNCT = frozenset('«»“”"()-–—:')
 
 
+# ASCII's word characters ([0-9A-Za-z_]) by code: most characters of a news
+# text are ASCII, and the table spares them Python's Unicode database lookup
+cdef bint _ASCII_WORD[128]
+for _c in range(128):
+    _ASCII_WORD[_c] = chr(_c).isalnum() or _c == 95
+
+
 cdef inline bint _is_word(Py_UCS4 c):
     """``re``'s ``\\w`` on a ``str`` pattern."""
-    return Py_UNICODE_ISALNUM(c) or c == 95  # "_"
+    if c < 128:
+        return _ASCII_WORD[c]
+    return Py_UNICODE_ISALNUM(c)
 
 
 cdef inline bint _is_token_punct(Py_UCS4 c):
@@ -86,37 +95,26 @@ cdef Py_ssize_t _tokens(str text, Py_ssize_t *starts, Py_ssize_t *ends):
     return k
 
 
-def hit_windows(str lowered, list hits, int window):
-    """Port of ``MentionFeaturizer._hit_windows``: ``hits`` are
-    ``(start, end, actor)`` in the field's hit order; returns each hit's
-    context feature keys in the reference's order."""
-    cdef Py_ssize_t n_hits = len(hits), n_tok, k = 0, i, a, b, pos, m, lo, hi, s
-    cdef Py_ssize_t *seq
-    cdef Py_ssize_t *inside
-    cdef Py_ssize_t *starts
-    cdef Py_ssize_t *ends
-    cdef Py_ssize_t n_inside, n_seq = 0, hs, he, hn, nl
-    cdef Py_ssize_t *span_start
-    cdef Py_ssize_t *span_end
-    cdef Py_ssize_t *span_hit
-    cdef list spans, actors, at, out, words, left, right, keys
-    spans = sorted([(hits[i][0], hits[i][1], i) for i in range(n_hits)])
-    actors = [h[2] for h in hits]
-    at = [-1] * n_hits
-    # seq: >= 0 a token index, < 0 the hit -1 - value
-    seq = <Py_ssize_t *> malloc((len(lowered) + 1) * sizeof(Py_ssize_t))
-    starts = <Py_ssize_t *> malloc((len(lowered) + 1) * sizeof(Py_ssize_t))
-    ends = <Py_ssize_t *> malloc((len(lowered) + 1) * sizeof(Py_ssize_t))
-    inside = <Py_ssize_t *> malloc(7 * sizeof(Py_ssize_t))
-    # the sorted spans as C arrays: the token loop reads them without objects
-    span_start = <Py_ssize_t *> malloc((n_hits + 1) * sizeof(Py_ssize_t))
-    span_end = <Py_ssize_t *> malloc((n_hits + 1) * sizeof(Py_ssize_t))
-    span_hit = <Py_ssize_t *> malloc((n_hits + 1) * sizeof(Py_ssize_t))
+cdef Py_ssize_t _masked_sequence(str lowered, list hits, Py_ssize_t *starts, Py_ssize_t *ends, Py_ssize_t *seq, Py_ssize_t *at) except -1:
+    """The core of ``MentionFeaturizer._masked`` over the field's tokens:
+    fills ``starts``/``ends`` (token bounds), ``seq`` (>= 0 a token index,
+    < 0 the hit ``-1 - value``) and ``at`` (each hit's place in ``seq``,
+    -1: on no token); returns the length of ``seq``. ``hits`` are
+    ``(start, end, actor)``; arrays have room for ``len(lowered) + 1``
+    (``at``: for the hits)."""
+    cdef Py_ssize_t n_hits = len(hits), n_tok, k = 0, i, m, s, n_inside, n_seq = 0, hs, he, hn
+    cdef bint placed
+    cdef Py_ssize_t inside[7]
+    cdef Py_ssize_t *span_start = <Py_ssize_t *> malloc((n_hits + 1) * sizeof(Py_ssize_t))
+    cdef Py_ssize_t *span_end = <Py_ssize_t *> malloc((n_hits + 1) * sizeof(Py_ssize_t))
+    cdef Py_ssize_t *span_hit = <Py_ssize_t *> malloc((n_hits + 1) * sizeof(Py_ssize_t))
     try:
-        if seq == NULL or starts == NULL or ends == NULL or inside == NULL or span_start == NULL or span_end == NULL or span_hit == NULL:
+        if span_start == NULL or span_end == NULL or span_hit == NULL:
             raise MemoryError()
-        for m in range(n_hits):
-            span_start[m], span_end[m], span_hit[m] = spans[m]
+        # the sorted spans as C arrays: the token loop reads them without objects
+        for m, span in enumerate(sorted([(hits[i][0], hits[i][1], i) for i in range(n_hits)])):
+            span_start[m], span_end[m], span_hit[m] = span
+            at[m] = -1
         n_tok = _tokens(lowered, starts, ends)
         for i in range(n_tok):
             s = starts[i]
@@ -132,51 +130,88 @@ def hit_windows(str lowered, list hits, int window):
                 seq[n_seq] = i
                 n_seq += 1
                 continue
-            pos = 0
+            placed = False
             if n_seq and seq[n_seq - 1] < 0:
                 for m in range(n_inside):
                     if inside[m] == -1 - seq[n_seq - 1]:
-                        pos = 1
+                        placed = True
                         break
-            if not pos:
+            if not placed:
                 seq[n_seq] = -1 - inside[0]
                 n_seq += 1
             for m in range(n_inside):
                 if at[inside[m]] < 0:
                     at[inside[m]] = n_seq - 1
-        out = []
-        words = [None] * n_seq  # each token's text, sliced once for all the windows that show it
-        for i in range(n_hits):
-            a = at[i]
-            if a < 0:
-                out.append([])
-                continue
-            actor = actors[-1 - seq[a]]
-            lo = a - window if a - window > 0 else 0
-            hi = a + 1 + window if a + 1 + window < n_seq else n_seq
-            left = []
-            right = []
-            for m in range(lo, a):
-                left.append(_masked(lowered, starts, ends, actors, seq[m], actor, words, m))
-            for m in range(a + 1, hi):
-                right.append(_masked(lowered, starts, ends, actors, seq[m], actor, words, m))
-            nl = len(left)  # no negative indexing: wraparound is off
-            keys = ["l1=" + left[nl - 1] if nl else "l1=^", "r1=" + right[0] if right else "r1=$"]
-            if nl >= 2:
-                keys.append("l2=" + left[nl - 2] + " " + left[nl - 1])
-            if len(right) >= 2:
-                keys.append("r2=" + right[0] + " " + right[1])
-            keys.extend(["w=" + t for t in {t for t in left + right if t not in _PUNCT}])
-            out.append(keys)
-        return out
+        return n_seq
     finally:
-        free(seq)
-        free(starts)
-        free(ends)
-        free(inside)
         free(span_start)
         free(span_end)
         free(span_hit)
+
+
+cdef class _Field:
+    """One field's token arrays for :func:`_masked_sequence` (freed with it)."""
+
+    cdef Py_ssize_t *starts
+    cdef Py_ssize_t *ends
+    cdef Py_ssize_t *seq
+    cdef Py_ssize_t *at
+    cdef Py_ssize_t n_seq
+    cdef list words  # each token's text, sliced once for all the windows that show it
+
+    def __cinit__(self, str lowered, list hits):
+        cdef Py_ssize_t n = len(lowered) + 1
+        self.starts = <Py_ssize_t *> malloc(n * sizeof(Py_ssize_t))
+        self.ends = <Py_ssize_t *> malloc(n * sizeof(Py_ssize_t))
+        self.seq = <Py_ssize_t *> malloc(n * sizeof(Py_ssize_t))
+        self.at = <Py_ssize_t *> malloc((len(hits) + 1) * sizeof(Py_ssize_t))
+        if self.starts == NULL or self.ends == NULL or self.seq == NULL or self.at == NULL:
+            raise MemoryError()
+        self.n_seq = _masked_sequence(lowered, hits, self.starts, self.ends, self.seq, self.at)
+        self.words = [None] * self.n_seq
+
+    def __dealloc__(self):
+        free(self.starts)
+        free(self.ends)
+        free(self.seq)
+        free(self.at)
+
+
+def hit_windows(str lowered, list hits, int window):
+    """Port of ``MentionFeaturizer._hit_windows``: ``hits`` are
+    ``(start, end, actor)`` in the field's hit order; returns each hit's
+    context feature keys in the reference's order."""
+    cdef Py_ssize_t n_hits = len(hits), i, a, m, lo, hi, nl, n_seq
+    cdef list actors, out, words, left, right, keys
+    cdef _Field field = _Field(lowered, hits)
+    cdef Py_ssize_t *seq = field.seq
+    n_seq = field.n_seq
+    actors = [h[2] for h in hits]
+    out = []
+    words = field.words
+    for i in range(n_hits):
+        a = field.at[i]
+        if a < 0:
+            out.append([])
+            continue
+        actor = actors[-1 - seq[a]]
+        lo = a - window if a - window > 0 else 0
+        hi = a + 1 + window if a + 1 + window < n_seq else n_seq
+        left = []
+        right = []
+        for m in range(lo, a):
+            left.append(_masked(lowered, field.starts, field.ends, actors, seq[m], actor, words, m))
+        for m in range(a + 1, hi):
+            right.append(_masked(lowered, field.starts, field.ends, actors, seq[m], actor, words, m))
+        nl = len(left)  # no negative indexing: wraparound is off
+        keys = ["l1=" + left[nl - 1] if nl else "l1=^", "r1=" + right[0] if right else "r1=$"]
+        if nl >= 2:
+            keys.append("l2=" + left[nl - 2] + " " + left[nl - 1])
+        if len(right) >= 2:
+            keys.append("r2=" + right[0] + " " + right[1])
+        keys.extend(["w=" + t for t in {t for t in left + right if t not in _PUNCT}])
+        out.append(keys)
+    return out
 
 
 cdef inline str _masked(str lowered, Py_ssize_t *starts, Py_ssize_t *ends, list actors, Py_ssize_t v, object actor, list words, Py_ssize_t m):
@@ -319,6 +354,308 @@ def candidates(featurizer, article):
         row["actor=" + labels[actor]] = 1.0
         out[actor] = row
     return out
+
+
+# ------------------------------------------------------------ role margins
+# ``candidates`` then ``score`` build every mention feature as a string, count
+# it in a dict and look it up in the vocabulary: most of an actor model's
+# time. ``role_margins`` computes the same margins from vocabulary ids:
+# tokens are looked up once per window position in per-family tables, and
+# (actor, feature) pairs are counted in C.
+
+
+# where a hit stands, as bits (MentionFeaturizer.candidates' ``where`` sets)
+cdef enum:
+    IN_TITLE = 1
+    IN_SUBTITLE = 2
+    IN_BODY = 4
+    IN_QUOTE = 8
+    IN_DATELINE = 16
+    IN_LEDE = 32
+    IN_LAST = 64
+_PLACES = {"title": IN_TITLE, "subtitle": IN_SUBTITLE, "body": IN_BODY, "quote": IN_QUOTE, "dateline": IN_DATELINE, "lede": IN_LEDE, "last": IN_LAST}
+_SINGLES = ("hits", "share", "top", "alone", "candidates", "headline_only")
+
+
+class UnknownFeature(ValueError):
+    """A vocabulary name that :class:`RoleTables` cannot compute."""
+
+
+cdef class RoleTables:
+    """The candidate classifier's vocabulary split by feature family, so a
+    window's token is looked up without building its feature name.
+    Raises :class:`UnknownFeature` for a name outside the families that
+    ``MentionFeaturizer`` produces (the caller then keeps the dict path)."""
+
+    cdef dict l1, r1, w, l2, r2, kind
+    cdef long long place_in[7]
+    cdef long long only_dateline, only_quote, only_title
+    cdef long long single[6]
+    cdef list actor
+    cdef readonly Py_ssize_t size
+
+    def __init__(self, list vocabulary, list labels):
+        cdef Py_ssize_t i
+        self.l1, self.r1, self.w, self.l2, self.r2, self.kind = {}, {}, {}, {}, {}, {}
+        for i in range(7):
+            self.place_in[i] = -1
+        for i in range(6):
+            self.single[i] = -1
+        self.only_dateline = self.only_quote = self.only_title = -1
+        by_label = {}
+        self.size = len(vocabulary)
+        for i, name in enumerate(vocabulary):
+            family, eq, rest = name.partition("=")
+            if not eq:
+                if name not in _SINGLES:
+                    raise UnknownFeature(name)
+                self.single[_SINGLES.index(name)] = i
+            elif family in ("l1", "r1", "w", "kind"):
+                {"l1": self.l1, "r1": self.r1, "w": self.w, "kind": self.kind}[family][rest] = i
+            elif family in ("l2", "r2"):
+                first, space, second = rest.partition(" ")
+                if not space or " " in second:
+                    raise UnknownFeature(name)
+                (self.l2 if family == "l2" else self.r2).setdefault(first, {})[second] = i
+            elif family == "in" and rest in _PLACES:
+                self.place_in[(<int> _PLACES[rest]).bit_length() - 1] = i
+            elif family == "only" and rest in ("dateline", "quote", "title"):
+                if rest == "dateline":
+                    self.only_dateline = i
+                elif rest == "quote":
+                    self.only_quote = i
+                else:
+                    self.only_title = i
+            elif family == "actor":
+                by_label[rest] = i
+            else:
+                raise UnknownFeature(name)
+        self.actor = [by_label.get(label, -1) for label in labels]
+
+
+cdef inline long long _id(dict table, object key):
+    got = table.get(key)
+    return -1 if got is None else <long long> got
+
+
+cdef inline long long _pair_id(dict table, object first, object second):
+    inner = table.get(first)
+    if inner is None:
+        return -1
+    return _id(<dict> inner, second)
+
+
+cdef int _compare(const void *a, const void *b) noexcept nogil:
+    cdef long long x = (<const long long *> a)[0], y = (<const long long *> b)[0]
+    return (x > y) - (x < y)
+
+
+cdef class _Pairs:
+    """A growing C array of ``actor * size + feature`` codes."""
+
+    cdef long long *data
+    cdef Py_ssize_t n, cap
+
+    def __cinit__(self, Py_ssize_t cap):
+        self.cap = cap if cap > 16 else 16
+        self.n = 0
+        self.data = <long long *> malloc(self.cap * sizeof(long long))
+        if self.data == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        free(self.data)
+
+    cdef int add(self, long long code) except -1:
+        cdef long long *grown
+        if self.n == self.cap:
+            grown = <long long *> realloc(self.data, 2 * self.cap * sizeof(long long))
+            if grown == NULL:
+                raise MemoryError()
+            self.data, self.cap = grown, 2 * self.cap
+        self.data[self.n] = code
+        self.n += 1
+        return 0
+
+
+cdef inline object _token(str lowered, _Field field, list actors, Py_ssize_t m, object actor, list words):
+    return _masked(lowered, field.starts, field.ends, actors, field.seq[m], actor, words, m)
+
+
+cdef int _window_pairs(str lowered, _Field field, list actors, Py_ssize_t a, Py_ssize_t window, RoleTables t, long long base, _Pairs pairs, long long *seen) except -1:
+    """The context features of the hit placed at ``seq[a]`` (the keys
+    ``hit_windows`` builds), as vocabulary ids added to ``pairs`` with
+    ``base`` (the counted actor's offset); unknown ones are dropped.
+    ``seen``: room for ``2 * window`` ids."""
+    cdef Py_ssize_t m, lo, hi, k, n_w = 0
+    cdef long long got
+    cdef bint dup
+    cdef list words = field.words
+    actor = actors[-1 - field.seq[a]]
+    lo = a - window if a - window > 0 else 0
+    hi = a + 1 + window if a + 1 + window < field.n_seq else field.n_seq
+    if a > lo:
+        last = _token(lowered, field, actors, a - 1, actor, words)
+        got = _id(t.l1, last)
+        if a - 1 > lo:
+            got2 = _pair_id(t.l2, _token(lowered, field, actors, a - 2, actor, words), last)
+            if got2 >= 0:
+                pairs.add(base + got2)
+    else:
+        got = _id(t.l1, "^")
+    if got >= 0:
+        pairs.add(base + got)
+    if hi > a + 1:
+        first = _token(lowered, field, actors, a + 1, actor, words)
+        got = _id(t.r1, first)
+        if hi > a + 2:
+            got2 = _pair_id(t.r2, first, _token(lowered, field, actors, a + 2, actor, words))
+            if got2 >= 0:
+                pairs.add(base + got2)
+    else:
+        got = _id(t.r1, "$")
+    if got >= 0:
+        pairs.add(base + got)
+    for m in range(lo, hi):  # w=: each distinct word of the window once, punctuation aside
+        if m == a:
+            continue
+        tok = _token(lowered, field, actors, m, actor, words)
+        if len(<str> tok) == 1 and _is_token_punct((<str> tok)[0]):
+            continue
+        got = _id(t.w, tok)
+        if got < 0:
+            continue
+        dup = False
+        for k in range(n_w):
+            if seen[k] == got:
+                dup = True
+                break
+        if not dup:
+            seen[n_w] = got
+            n_w += 1
+            pairs.add(base + got)
+    return 0
+
+
+def role_margins(featurizer, article, RoleTables t, const double[::1] coef, double intercept):
+    """``{actor: margin}`` of the candidate classifier for every actor with
+    a hit: what ``score(candidates(article)[actor], ...)`` gives (to
+    rounding: the terms are summed in vocabulary order), without building
+    the feature dicts. ``featurizer`` supplies the fields, alias spans,
+    alias kinds and window, as for :func:`candidates`."""
+    cdef Py_ssize_t n, i, n_hits, total = 0, top = 0, window = featurizer.window, n_labels, start, a, k
+    cdef Py_ssize_t n_actors = 0
+    cdef long long code, size = t.size, got, actor
+    cdef int where, places
+    cdef double value
+    cdef list by_field = [], hits
+    cdef _Field field
+    cdef _Pairs pairs
+    cdef long long *seen = NULL
+    cdef long long *count = NULL
+    cdef int *any_place = NULL
+    cdef int *all_places = NULL
+    cdef double *z = NULL
+    texts = dict(featurizer._fields(article))
+    matcher = featurizer.matcher
+    for name, text in texts.items():
+        if text:
+            hits = matcher.spans(text)
+            by_field.append((name, text, hits))
+            total += len(hits)
+    if total == 0:
+        return {}
+    labels = matcher.labels
+    n_labels = len(labels)
+    pairs = _Pairs(total * (4 + 2 * window + 1))
+    seen = <long long *> malloc((2 * window + 1) * sizeof(long long))
+    count = <long long *> calloc(n_labels, sizeof(long long))
+    any_place = <int *> calloc(n_labels, sizeof(int))
+    all_places = <int *> malloc(n_labels * sizeof(int))
+    z = <double *> malloc(n_labels * sizeof(double))
+    try:
+        if seen == NULL or count == NULL or any_place == NULL or all_places == NULL or z == NULL:
+            raise MemoryError()
+        for i in range(n_labels):
+            all_places[i] = 0x7F
+            z[i] = intercept
+        for name, text, hits in by_field:
+            n_hits = len(hits)
+            if n_hits == 0:
+                continue
+            places = _PLACES[name]
+            body = places == IN_BODY
+            quotes = quote_regions(text)
+            paragraphs = _paragraph_spans(text) if body else []
+            lowered = matcher.lowered(text) if hasattr(matcher, "lowered") else fold_and_lower(text)[1]
+            field = _Field(lowered, hits)
+            actors = [h[2] for h in hits]
+            for n in range(n_hits):
+                start = hits[n][0]
+                actor = hits[n][2]
+                count[actor] += 1
+                a = field.at[n]
+                if a >= 0:
+                    _window_pairs(lowered, field, actors, a, window, t, actor * size, pairs, seen)
+                where = places
+                for q in quotes:
+                    if q[0] < start < q[1]:
+                        where |= IN_QUOTE
+                        break
+                if body:
+                    if start <= 40 and _is_dateline(text, start, hits[n][1]):  # (its own first test, without a call)
+                        where |= IN_DATELINE
+                    if paragraphs and start < paragraphs[0][1] and not (len(paragraphs) == 1 and start > 400):
+                        where |= IN_LEDE
+                    if len(paragraphs) >= 3 and start >= paragraphs[len(paragraphs) - 1][0]:
+                        where |= IN_LAST
+                any_place[actor] |= where
+                all_places[actor] &= where
+                got = _id(t.kind, featurizer._kind(text[start:hits[n][1]]))
+                if got >= 0:
+                    pairs.add(actor * size + got)
+        # counted features: log1p(count) each
+        qsort(pairs.data, pairs.n, sizeof(long long), _compare)
+        i = 0
+        while i < pairs.n:
+            code = pairs.data[i]
+            k = i
+            while i < pairs.n and pairs.data[i] == code:
+                i += 1
+            z[code // size] += coef[code % size] * log1p(<double> (i - k))
+        for i in range(n_labels):
+            if count[i]:
+                n_actors += 1
+                if count[i] > top:
+                    top = count[i]
+        headline_only = 1.0 if (not texts.get("body") and not texts.get("subtitle")) else 0.0
+        out = {}
+        for i in range(n_labels):
+            if not count[i]:
+                continue
+            for k in range(7):
+                if any_place[i] & (1 << k) and t.place_in[k] >= 0:
+                    z[i] += coef[t.place_in[k]]
+            if all_places[i] & IN_DATELINE and t.only_dateline >= 0:
+                z[i] += coef[t.only_dateline]
+            if all_places[i] & IN_QUOTE and t.only_quote >= 0:
+                z[i] += coef[t.only_quote]
+            if all_places[i] & IN_TITLE and t.only_title >= 0:
+                z[i] += coef[t.only_title]
+            for k, value in enumerate((log1p(count[i]), <double> count[i] / <double> total, 1.0 if count[i] == top else 0.0, 1.0 if n_actors == 1 else 0.0, log1p(n_actors), headline_only)):
+                if t.single[k] >= 0:
+                    z[i] += coef[t.single[k]] * value
+            got = t.actor[i]
+            if got >= 0:
+                z[i] += coef[got]
+            out[i] = z[i]
+        return out
+    finally:
+        free(seen)
+        free(count)
+        free(any_place)
+        free(all_places)
+        free(z)
 
 
 # ------------------------------------------------------------ TF-IDF blocks

@@ -27,6 +27,8 @@ from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
 from newstag.text.aliases import AliasMatcher
 from newstag.text.mentions import AliasKinds, MentionFeaturizer
 from newstag.text.preparation import _FOLD, _LOWER
@@ -206,3 +208,18 @@ def role_score(feats: dict[str, float], vocab: dict[str, int], coef: Any, interc
     :meth:`newstag.engine.roles.CompactRoles._score`)."""
     assert _FRONTEND is not None
     return float(_FRONTEND.score(feats, vocab, coef, intercept))
+
+
+def role_margins(featurizer: MentionFeaturizer, vocabulary: Sequence[str], coef: Any, intercept: float) -> Any:
+    """``article -> {actor: margin}``: the candidate classifier's margins in
+    one compiled pass (``_frontend.role_margins``), the same as scoring
+    :meth:`MentionFeaturizer.candidates`' dicts to rounding; ``None`` when
+    the vocabulary holds a feature that pass does not compute."""
+    assert _FRONTEND is not None
+    try:
+        tables = _FRONTEND.RoleTables(list(vocabulary), list(featurizer.matcher.labels))
+    except _FRONTEND.UnknownFeature:
+        return None
+    coef = np.ascontiguousarray(coef, dtype=np.float64)
+    margins = _FRONTEND.role_margins
+    return lambda article: margins(featurizer, article, tables, coef, intercept)

@@ -48,6 +48,7 @@ class CompactRoles:
         self.featurizer = MentionFeaturizer(matcher, kinds, int(meta["window"]))
         self._reference = self.featurizer
         self._compiled_score: Any = None
+        self._margins: Any = None  # the compiled engine's fused margins (role_margins with its tables)
         self.vocab = {name: i for i, name in enumerate(meta["vocabulary"])}
         self.names = list(meta["vocabulary"])
         self.coef = arrays["roles_coef"]
@@ -67,8 +68,9 @@ class CompactRoles:
             ref = self._reference
             self.featurizer = frontend.CompiledMentionFeaturizer(ref.matcher, ref.kinds, ref.window)
             self._compiled_score = frontend.role_score
+            self._margins = frontend.role_margins(self.featurizer, self.names, self.coef, self.intercept)
         else:
-            self.featurizer, self._compiled_score = self._reference, None
+            self.featurizer, self._compiled_score, self._margins = self._reference, None, None
 
     def _margin(self, feats: dict[str, float]) -> float:
         if self._compiled_score is not None:
@@ -87,13 +89,25 @@ class CompactRoles:
     def stack(self, articles: Sequence[Any], P: np.ndarray) -> np.ndarray:
         R = np.full(P.shape, 0.5)
         C = np.zeros(P.shape)
+        rows, cols, margins = [], [], []
         for row, article in enumerate(articles):
-            for actor, feats in self.featurizer.candidates(article).items():
+            for actor, margin in self._candidate_margins(article).items():
                 j = self.column[actor]
                 if j >= 0:
-                    R[row, j] = _sigmoid(np.array(self._margin(feats))) if self.fitted else 0.5
-                    C[row, j] = 1.0
+                    rows.append(row)
+                    cols.append(j)
+                    margins.append(margin)
+        C[rows, cols] = 1.0
+        if self.fitted:
+            R[rows, cols] = _sigmoid(np.array(margins, dtype=np.float64))
         return _sigmoid(stack_inputs(P, R, C) @ self.stack_coef + self.stack_intercept)
+
+    def _candidate_margins(self, article: Any) -> dict[int, float]:
+        """The candidate classifier's margin for each actor named in the
+        article (fused in one compiled pass when the compiled engine serves)."""
+        if self._margins is not None:
+            return self._margins(article)
+        return {actor: self._margin(feats) for actor, feats in self.featurizer.candidates(article).items()}
 
     def evidence(self, article: Any, label: str, n: int) -> list[dict[str, Any]]:
         if not self.fitted or label not in self.labels:
