@@ -124,6 +124,29 @@ def test_mention_features_match_on_generated_articles(reference, compiled, piece
     assert compiled.candidates(article) == reference.candidates(article)
 
 
+_ALIAS_CHARS = [*list("abAB ü-.'_1"), "İ", "ς", "́"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    aliases=st.dictionaries(st.text(alphabet=st.sampled_from(_ALIAS_CHARS), max_size=5), st.lists(st.integers(0, 4), min_size=1, max_size=2), max_size=8),
+    pieces=st.lists(st.text(alphabet=st.sampled_from([*_ALIAS_CHARS, "\n", "\x00", "«"]), max_size=4), max_size=20),
+)
+def test_alias_trie_finds_what_the_regex_finds(aliases, pieces):
+    """Any alias set (prefixes of one another, non-word characters at either
+    end, Unicode edge cases, the empty alias) on text made of those aliases
+    and their pieces: the trie's hits are the reference regex's."""
+    from newstag.engine import _frontend  # type: ignore[attr-defined]
+    from newstag.text.aliases import _compile
+
+    keys = [k for k in aliases if k]
+    text = "".join(pieces) + " ".join(keys) + "".join(reversed(pieces))
+    got = _frontend.AliasTrie(aliases).spans(text)
+    for boundary_after_first in (False, True):  # the loose and the exact pass's regex
+        pattern = _compile(keys, boundary_after_first)
+        assert got == ([(m.start(), m.end(), i) for m in pattern.finditer(text) for i in aliases[m.group(1)]] if pattern else [])
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list('«»“”"ab \n')), max_size=60))
 def test_quote_regions_match(text):

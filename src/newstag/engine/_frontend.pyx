@@ -236,37 +236,124 @@ def score(dict feats, dict vocab, double[::1] coef, double intercept):
     return z
 
 
-def aho_spans(automaton, str text):
-    """Alias hits as ``AliasMatcher``'s regex finds them, from a
-    pyahocorasick automaton whose values are ``(length, label indices)``.
+cdef enum:
+    _ROOT = 0x800  # code points up to Greek and Cyrillic (Latin with accents included)
 
-    The regex ``(?<!\\w)(alias|...)(?!\\w)`` scans left to right; at each
-    start it takes the longest alias with no word character on either side,
-    and resumes after it. So: keep every bounded match, the longest per
-    start, then sweep starts in order skipping those inside a taken hit.
-    """
-    cdef Py_ssize_t n = len(text), start, end, length, pos = 0
-    best = {}
-    for last, value in automaton.iter(text):
-        length = value[0]
-        end = last + 1
-        start = end - length
-        if start > 0 and _is_word(text[start - 1]):
-            continue
-        if end < n and _is_word(text[end]):
-            continue
-        prev = best.get(start)
-        if prev is None or prev[0] < end:
-            best[start] = (end, value[1])
-    out = []
-    for start in sorted(best):
-        if start < pos:
-            continue
-        end, labels = best[start]
-        for i in labels:
-            out.append((start, end, i))
-        pos = end
-    return out
+
+cdef class AliasTrie:
+    """The aliases of one ``AliasMatcher`` pass (loose or exact) as a trie
+    walked from each position a match may start at: the hits of
+    ``(?<!\\w)(alias|...)(?!\\w)``, the regex the reference builds.
+
+    Why not an Aho-Corasick automaton (``pyahocorasick``, used before): the
+    regex's rule is "at each start with no word character before it, the
+    longest alias with none after it, then go on after it", which a walk
+    from those starts answers directly; an automaton reports every alias
+    inside every word (each a Python tuple) for the caller to filter.
+    Measured on 2,000 articles of 1 KB: 30 us per article against 68.
+
+    Transitions live in one open-addressing table keyed by
+    ``(node << 21) | code point``; ``values[node]`` is the label tuple of
+    the alias ending there (``None``: no alias ends there)."""
+
+    cdef unsigned long long *keys  # 0: empty slot, else key + 1
+    cdef long long *child
+    cdef unsigned long long mask
+    cdef list values
+    cdef int root[_ROOT]  # the root's children by code point below _ROOT (-1: none): most steps of a walk are its first
+
+    def __cinit__(self):
+        self.keys = NULL
+        self.child = NULL
+
+    def __init__(self, dict aliases):
+        """``aliases``: alias -> label indices (an empty alias never matches)."""
+        cdef Py_ssize_t n_edges = sum(len(a) for a in aliases), size = 16
+        cdef long long node, nxt
+        cdef Py_UCS4 c
+        while size < 2 * n_edges + 2:
+            size *= 2
+        self.mask = size - 1
+        for c in range(_ROOT):
+            self.root[c] = -1
+        self.keys = <unsigned long long *> calloc(size, sizeof(unsigned long long))
+        self.child = <long long *> malloc(size * sizeof(long long))
+        if self.keys == NULL or self.child == NULL:
+            raise MemoryError()
+        self.values = [None]
+        for alias, labels in aliases.items():
+            if not alias:
+                continue
+            node = 0
+            for c in <str> alias:
+                nxt = self._step(node, c)
+                if nxt < 0:
+                    nxt = len(self.values)
+                    self.values.append(None)
+                    self._insert(node, c, nxt)
+                node = nxt
+            self.values[node] = tuple(labels)
+
+    def __dealloc__(self):
+        free(self.keys)
+        free(self.child)
+
+    cdef inline unsigned long long _slot(self, unsigned long long key) noexcept nogil:
+        return ((key * _MIX) >> 32) & self.mask
+
+    cdef inline long long _step(self, long long node, Py_UCS4 c) noexcept:
+        cdef unsigned long long key = ((<unsigned long long> node) << 21) | (<unsigned long long> c)
+        cdef unsigned long long slot = self._slot(key)
+        while self.keys[slot]:
+            if self.keys[slot] == key + 1:
+                return self.child[slot]
+            slot = (slot + 1) & self.mask
+        return -1
+
+    cdef void _insert(self, long long node, Py_UCS4 c, long long nxt) noexcept:
+        cdef unsigned long long key = ((<unsigned long long> node) << 21) | (<unsigned long long> c)
+        cdef unsigned long long slot = self._slot(key)
+        while self.keys[slot]:
+            slot = (slot + 1) & self.mask
+        self.keys[slot] = key + 1
+        self.child[slot] = nxt
+        if node == 0 and c < _ROOT:
+            self.root[c] = <int> nxt
+
+    def spans(self, str text):
+        """``(start, end, label)`` of every hit, in text order (labels of
+        one alias in its order), as the regex gives them."""
+        cdef Py_ssize_t n = len(text), p = 0, q, end
+        cdef long long node, best
+        cdef list out = []
+        cdef bint free_before = True  # no word character before p
+        cdef Py_UCS4 c
+        while p < n:
+            c = text[p]
+            if free_before and (c >= _ROOT or self.root[c] >= 0):
+                node = 0
+                best = -1
+                end = -1
+                q = p
+                while q < n:
+                    c = text[q]
+                    node = self._step(node, c)
+                    if node < 0:
+                        break
+                    q += 1
+                    if self.values[node] is not None and (q == n or not _is_word(text[q])):
+                        best, end = node, q
+                if best >= 0:
+                    for label in <tuple> self.values[best]:
+                        out.append((p, end, label))
+                    p = end
+                    c = text[end - 1]
+                    free_before = not _is_word(c)
+                    continue
+                c = text[p]
+            free_before = not _is_word(c)
+            p += 1
+        return out
 
 
 def candidates(featurizer, article):
@@ -1034,24 +1121,52 @@ def occurrence_counts(const long long[::1] lengths, const int[::1] ids, const in
     return indptr_arr, indices_arr[:nnz].copy(), data_arr[:nnz].copy()
 
 
+cdef extern from *:
+    """
+    #define NEWSTAG_PREFETCH(p) __builtin_prefetch((p), 0, 1)
+    """
+    void NEWSTAG_PREFETCH(const void *p) noexcept nogil
+
+
 def csr_dense(const int[::1] indptr, const int[::1] indices, const double[::1] data, const double[:, ::1] dense):
     """``X @ dense`` for the CSR matrix ``X`` (float64 values): scipy's
     ``csr_matvecs`` (each row accumulates value x dense row, entry by entry,
-    into zeros). Returns a new C-ordered float64 array."""
+    into zeros). Returns a new C-ordered float64 array.
+
+    The dense rows an entry reads are scattered over tens of MB (a model's
+    weights): the row ``_AHEAD`` entries on is prefetched, so its cache
+    misses overlap the arithmetic (the sums are done in the same order)."""
     import numpy as np
 
-    cdef Py_ssize_t n_rows = indptr.shape[0] - 1, n_cols = dense.shape[1], i, jj, k
+    cdef Py_ssize_t n_rows = indptr.shape[0] - 1, n_cols = dense.shape[1], i, jj, k, end, nnz = indices.shape[0]
     cdef double a
     out_arr = np.zeros((n_rows, n_cols), dtype=np.float64)
     cdef double[:, ::1] out = out_arr
     cdef const double *row
-    for i in range(n_rows):
-        for jj in range(indptr[i], indptr[i + 1]):
-            a = data[jj]
-            row = &dense[indices[jj], 0]
-            for k in range(n_cols):
-                out[i, k] += a * row[k]
+    cdef const double *base
+    cdef const double *ahead
+    cdef double *acc
+    if n_rows == 0 or n_cols == 0:
+        return out_arr
+    base = &dense[0, 0]
+    with nogil:
+        for i in range(n_rows):
+            acc = &out[i, 0]
+            end = indptr[i + 1]
+            for jj in range(indptr[i], end):
+                if jj + _AHEAD < nnz:  # every cache line of that row
+                    ahead = base + <Py_ssize_t> indices[jj + _AHEAD] * n_cols
+                    for k in range(0, n_cols, 8):
+                        NEWSTAG_PREFETCH(ahead + k)
+                    NEWSTAG_PREFETCH(ahead + n_cols - 1)
+                a = data[jj]
+                row = base + <Py_ssize_t> indices[jj] * n_cols
+                for k in range(n_cols):
+                    acc[k] += a * row[k]
     return out_arr
+
+
+cdef Py_ssize_t _AHEAD = 8  # entries: enough to cover a memory latency at ~25 columns per entry
 
 
 # ------------------------------------------------------------ load time

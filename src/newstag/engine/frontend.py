@@ -2,9 +2,9 @@
 
 Two engines serve a compact model: ``numpy`` (pure Python and numpy, the
 reference) and ``compiled`` (the same model with its hot loops in the Cython
-extension :mod:`newstag.engine._frontend` and alias matching in a C
-Aho-Corasick automaton, ``pyahocorasick``). Both give the same
-probabilities, explanations and alias offsets: each compiled piece replaces
+extension :mod:`newstag.engine._frontend`, alias matching included). Both
+give the same probabilities, explanations and alias offsets: each compiled
+piece replaces
 a hook of the reference (:class:`~newstag.text.aliases.AliasMatcher`'s
 ``_hits``, :class:`~newstag.text.mentions.MentionFeaturizer`'s
 ``_hit_windows`` / ``_quotes`` / ``_kind``, the role scorer; in
@@ -41,20 +41,16 @@ class EngineUnavailable(RuntimeError):
     """The compiled engine was asked for and cannot run here."""
 
 
-def _load() -> tuple[ModuleType | None, ModuleType | None, str]:
-    """The extension and pyahocorasick, or why not."""
+def _load() -> tuple[ModuleType | None, str]:
+    """The extension, or why not."""
     try:
         from newstag.engine import _frontend  # type: ignore[attr-defined]  # built by setup.py
     except ImportError as exc:
-        return None, None, f"the compiled extension is not built ({exc}); reinstall with a C compiler (pip install -e .)"
-    try:
-        import ahocorasick
-    except ImportError as exc:
-        return None, None, f"pyahocorasick is missing ({exc})"
-    return _frontend, ahocorasick, ""
+        return None, f"the compiled extension is not built ({exc}); reinstall with a C compiler (pip install -e .)"
+    return _frontend, ""
 
 
-_FRONTEND, _AHO, _WHY = _load()
+_FRONTEND, _WHY = _load()
 
 
 def compiled_available() -> bool:
@@ -80,28 +76,17 @@ def resolve(engine: str = "auto") -> str:
 
 
 class CompiledAliasMatcher(AliasMatcher):
-    """:class:`AliasMatcher` with both regex passes done by Aho-Corasick
-    automata: the same hits (word boundaries, longest alias first, no
-    overlaps within a pass, ``exact`` case-sensitive)."""
+    """:class:`AliasMatcher` with both regex passes done by compiled tries
+    (``_frontend.AliasTrie``): the same hits (word boundaries, longest alias
+    first, no overlaps within a pass, ``exact`` case-sensitive)."""
 
     def __init__(self, labels: Sequence[str], loose: Mapping[str, Sequence[int]], exact: Mapping[str, Sequence[int]]):
         super().__init__(labels, loose, exact)
-        self._loose_aho = self._automaton(self.loose)
-        self._exact_aho = self._automaton(self.exact)
-        self._memo: dict[str, tuple[set[tuple[int, int, int]], str]] = {}
-
-    @staticmethod
-    def _automaton(keys: Mapping[str, Sequence[int]]) -> Any:
-        if _AHO is None:
+        if _FRONTEND is None:
             raise EngineUnavailable(_WHY)
-        keys = {k: v for k, v in keys.items() if k}  # an empty alias never matches a word
-        if not keys:
-            return None
-        automaton = _AHO.Automaton()
-        for key, labels in keys.items():
-            automaton.add_word(key, (len(key), tuple(labels)))
-        automaton.make_automaton()
-        return automaton
+        self._loose_trie = _FRONTEND.AliasTrie(self.loose)
+        self._exact_trie = _FRONTEND.AliasTrie(self.exact)
+        self._memo: dict[str, tuple[set[tuple[int, int, int]], str]] = {}
 
     @classmethod
     def like(cls, matcher: AliasMatcher) -> CompiledAliasMatcher:
@@ -136,9 +121,8 @@ class CompiledAliasMatcher(AliasMatcher):
             return done
         assert _FRONTEND is not None  # an instance exists only when it imports
         folded, lowered = fold_and_lower(text)
-        hits = set(_FRONTEND.aho_spans(self._loose_aho, lowered)) if self._loose_aho is not None else set()
-        if self._exact_aho is not None:
-            hits.update(_FRONTEND.aho_spans(self._exact_aho, folded))
+        hits = set(self._loose_trie.spans(lowered))
+        hits.update(self._exact_trie.spans(folded))
         if len(self._memo) >= _MEMO:  # a few batches' fields; memory stays flat on streams
             self._memo.clear()
         self._memo[text] = (hits, lowered)

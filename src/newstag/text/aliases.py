@@ -71,7 +71,7 @@ class AliasMatcher:
     def patterns(self) -> tuple[re.Pattern | None, re.Pattern | None]:
         """The loose and exact regexes, compiled when first needed: building
         them costs ~0.1 s of a cold start, and the compiled engine's matcher
-        (Aho-Corasick) never uses them."""
+        (compiled tries) never uses them."""
         if getattr(self, "_patterns", None) is None:  # also a matcher pickled before this attribute existed
             self._patterns = (_compile(list(self.loose)), _compile(list(self.exact), boundary_after_first=True))
         assert self._patterns is not None
