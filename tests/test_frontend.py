@@ -414,12 +414,13 @@ def test_occurrence_counts_is_scipys_product(occurrences, patterns):
     A = sp.csr_matrix((np.ones(len(ids)), ids, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)), shape=(len(lengths), 8))
     B = sp.csr_matrix((np.ones(len(b_indices)), b_indices, b_indptr), shape=(8, 11))
     want = (A @ B).tocsr()
-    scratch = np.full(11, -1, dtype=np.intp), np.zeros(11)
+    scratch = np.zeros((11, 2), dtype=np.int32)
+    scratch[:, 0] = -1
     for _ in range(2):  # the scratch comes back clean: a second call gives the same
-        got = frontend.kernels().occurrence_counts(lengths, ids, b_indptr, b_indices, *scratch)
+        got = frontend.kernels().occurrence_counts(lengths, ids, b_indptr, b_indices, scratch)
         for part, array in zip(("indptr", "indices", "data"), got):
             assert np.array_equal(array, getattr(want, part)), part
-    assert (scratch[0] == -1).all() and (scratch[1] == 0).all()
+    assert (scratch[:, 0] == -1).all() and (scratch[:, 1] == 0).all()
 
 
 def test_compiled_prediction_needs_no_scipy(registry):

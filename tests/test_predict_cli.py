@@ -275,3 +275,33 @@ def test_console_command_pauses_the_collector_only_while_it_starts(trained_regis
     library = subprocess.run([str(BIN / "python"), "-c", script, "main", *args], capture_output=True, text=True, timeout=300)
     assert library.returncode == 0, library.stderr
     assert library.stderr.split() == ["load", "True", "label", "True", "after", "True"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["predict", "a.jsonl", "-q", "--engine", "numpy"],
+        ["--registry", "predict", "models", "show", "topics", "--full"],
+        ["--registry=reg", "suggest", "pool.jsonl", "--n", "5"],
+        ["serve", "--port", "9000"],
+        ["report", "compare", "--no-registry"],
+        ["labelstudio", "config", "--lang", "en"],
+        ["evaluate", "topics", "data.jsonl"],
+    ],
+)
+def test_the_parser_built_for_one_command_parses_as_the_whole_one(argv):
+    """``main`` builds only the named command's options (a faster start); the
+    result is the full parser's, whatever global options come first."""
+    from newstag import cli
+
+    command = cli._command_of(argv)
+    assert command == next(t for t in argv if t in cli._COMMANDS and argv[argv.index(t) - 1] != "--registry")
+    assert vars(cli.build_parser(command).parse_args(argv)) == vars(cli.build_parser().parse_args(argv))
+
+
+def test_command_of_names_no_command_for_help_or_unknown_words():
+    from newstag import cli
+
+    assert cli._command_of(["--help"]) is None
+    assert cli._command_of(["--registry", "x"]) is None
+    assert cli._command_of(["labelz"]) is None

@@ -14,9 +14,9 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 EXIT_OK, EXIT_FAILED_RECORDS, EXIT_USAGE = 0, 1, 2
 
@@ -446,17 +446,8 @@ see docs/architecture.md for the layers and the path of an article through them
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="newstag",
-        description="Label news articles by topic and actor; manage the models.",
-        epilog=MAIN_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--registry", default=None, help="model registry folder (default: experiments/registry, or $NEWSTAG_REGISTRY)")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("predict", help="label articles", epilog=PREDICT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+def _add_predict(sub: Any, help_text: str) -> None:
+    p = sub.add_parser("predict", help=help_text, epilog=PREDICT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", help="files, folders, or - for standard input")
     p.add_argument(
         "-m",
@@ -486,7 +477,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     p.set_defaults(func=cmd_predict)
 
-    models = sub.add_parser("models", help="list, show, promote and verify registered models")
+
+def _add_models(sub: Any, help_text: str) -> None:
+    models = sub.add_parser("models", help=help_text)
     msub = models.add_subparsers(dest="models_command", required=True)
     m = msub.add_parser("list", help="every version of every task")
     m.set_defaults(func=cmd_models_list)
@@ -502,7 +495,10 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("ref")
     m.add_argument("--allow-version-mismatch", action="store_true")
     m.set_defaults(func=cmd_models_verify)
-    p = sub.add_parser("evaluate", help="evaluate registered models on a labelled dataset and write a report")
+
+
+def _add_evaluate(sub: Any, help_text: str) -> None:
+    p = sub.add_parser("evaluate", help=help_text)
     p.add_argument("items", nargs="+", metavar="MODEL... DATA", help="model references, then the labelled data file or folder")
     p.add_argument("-o", "--out", help="report folder (default: experiments/reports/<time>_evaluate)")
     p.add_argument("--column", action="append", metavar="FIELD=NAME", help="column names of the data, e.g. text=body")
@@ -510,7 +506,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-version-mismatch", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 
-    report = sub.add_parser("report", help="compare runs, sweeps and registered models")
+
+def _add_report(sub: Any, help_text: str) -> None:
+    report = sub.add_parser("report", help=help_text)
     rsub = report.add_subparsers(dest="report_command", required=True)
     r = rsub.add_parser("compare", help="a leaderboard (Markdown and HTML) ranked by a metric")
     r.add_argument("paths", nargs="*", help="run or sweep folders (default: experiments/runs and experiments/sweeps)")
@@ -519,9 +517,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-registry", action="store_true", help="leave registered versions out")
     r.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser(
-        "serve", help="label articles over HTTP (FastAPI; the serve extra)", epilog=SERVE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+
+def _add_serve(sub: Any, help_text: str) -> None:
+    p = sub.add_parser("serve", help=help_text, epilog=SERVE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1; put a reverse proxy in front for other machines)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1, help="worker processes (each loads and reloads its own models)")
@@ -532,9 +530,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-version-mismatch", action="store_true", help="serve models saved by another scikit-learn minor version")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser(
-        "suggest", help="which unlabelled articles to label next (active learning)", epilog=SUGGEST_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+
+def _add_suggest(sub: Any, help_text: str) -> None:
+    p = sub.add_parser("suggest", help=help_text, epilog=SUGGEST_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", help="the unlabelled pool: files, folders, or - (every format predict reads)")
     p.add_argument("--n", type=int, default=50, help="how many suggestions (default 50)")
     p.add_argument("--task", choices=("topics", "actors", "both"), default="both")
@@ -551,7 +549,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-version-mismatch", action="store_true")
     p.set_defaults(func=cmd_suggest)
 
-    ls = sub.add_parser("labelstudio", help="Label Studio: the labelling interface (import exports with `newstag data import`)")
+
+def _add_labelstudio(sub: Any, help_text: str) -> None:
+    ls = sub.add_parser("labelstudio", help=help_text)
     lsub = ls.add_subparsers(dest="labelstudio_command", required=True)
     p = lsub.add_parser("config", help="the labelling interface (XML) from the label schema")
     p.add_argument("--lang", choices=("it", "en"), default="it", help="language of the label names shown (default it)")
@@ -559,6 +559,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="write here instead of standard output")
     p.set_defaults(func=cmd_labelstudio_config)
 
+
+# every command: its help line and what adds its parser (build_parser builds
+# only the one a command line asks for: argparse costs ~15 ms for all of them)
+_COMMANDS: dict[str, tuple[str, Callable[[Any, str], None]]] = {
+    "predict": ("label articles", _add_predict),
+    "models": ("list, show, promote and verify registered models", _add_models),
+    "evaluate": ("evaluate registered models on a labelled dataset and write a report", _add_evaluate),
+    "report": ("compare runs, sweeps and registered models", _add_report),
+    "serve": ("label articles over HTTP (FastAPI; the serve extra)", _add_serve),
+    "suggest": ("which unlabelled articles to label next (active learning)", _add_suggest),
+    "labelstudio": ("Label Studio: the labelling interface (import exports with `newstag data import`)", _add_labelstudio),
+}
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The command a command line names (after the global options), if any."""
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token == "--registry":
+            skip = True
+        elif not token.startswith("-"):
+            return token if token in _COMMANDS else None
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser; with ``command``, that command's options only (the
+    others are listed by name)."""
+    parser = argparse.ArgumentParser(
+        prog="newstag",
+        description="Label news articles by topic and actor; manage the models.",
+        epilog=MAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--registry", default=None, help="model registry folder (default: experiments/registry, or $NEWSTAG_REGISTRY)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (help_text, add) in _COMMANDS.items():
+        if command in (None, name):
+            add(sub, help_text)
+        else:  # listed in the usage, its options left unbuilt
+            sub.add_parser(name, help=help_text, add_help=False)
     # listed for --help; main() hands `newstag data ...` to newstag.data.datasheet, imported only then
     sub.add_parser("data", help="corpus tools: validate files, corpus stats and datasheet, the train/test split", add_help=False)
     return parser
@@ -570,7 +613,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from newstag.data.datasheet import main as data_main
 
         return data_main(argv[1:], prog="newstag data")
-    parser = build_parser()
+    parser = build_parser(_command_of(argv))
     args = parser.parse_args(argv)
     if args.func is not cmd_predict:  # predict resumes it once its models are loaded
         _resume_collector()

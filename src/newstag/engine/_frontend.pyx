@@ -489,16 +489,21 @@ cdef class RoleTables:
         for i in range(6):
             self.single[i] = -1
         self.only_dateline = self.only_quote = self.only_title = -1
-        by_label = {}
+        cdef dict flat = {"l1": self.l1, "r1": self.r1, "w": self.w, "kind": self.kind}
+        cdef dict by_label = {}
+        cdef str name, family, rest
         self.size = len(vocabulary)
-        for i, name in enumerate(vocabulary):
+        for i in range(self.size):
+            name = vocabulary[i]
             family, eq, rest = name.partition("=")
             if not eq:
                 if name not in _SINGLES:
                     raise UnknownFeature(name)
                 self.single[_SINGLES.index(name)] = i
-            elif family in ("l1", "r1", "w", "kind"):
-                {"l1": self.l1, "r1": self.r1, "w": self.w, "kind": self.kind}[family][rest] = i
+                continue
+            table = flat.get(family)
+            if table is not None:
+                (<dict> table)[rest] = i
             elif family in ("l2", "r2"):
                 first, space, second = rest.partition(" ")
                 if not space or " " in second:
@@ -1073,7 +1078,7 @@ def tfidf_values(const int[::1] indptr, const double[::1] counts, const int[::1]
 # scipy's sparsetools does, in the same order, so the numbers are the same.
 
 
-def occurrence_counts(const long long[::1] lengths, const int[::1] ids, const int[::1] b_indptr, const int[::1] b_indices, Py_ssize_t[::1] nxt, double[::1] sums):
+def occurrence_counts(const long long[::1] lengths, const int[::1] ids, const int[::1] b_indptr, const int[::1] b_indices, int[:, ::1] scratch):
     """Documents x columns counts from each document's word ids
     (``lengths[i]`` consecutive entries of ``ids``) and each word's columns
     (row ``w`` of the CSR pattern ``b_indptr``/``b_indices``): the product
@@ -1081,9 +1086,12 @@ def occurrence_counts(const long long[::1] lengths, const int[::1] ids, const in
     a row in the order it emits them (last first seen first). Returns
     ``(indptr, indices, data)``: int32, int32, float64 counts.
 
-    ``nxt`` and ``sums``: the caller's scratch, one entry per column, all
-    ``-1`` and ``0`` (and left so): allocating them per call would cost more
-    than the product on one article."""
+    ``scratch``: the caller's, one row per column, ``[next, count]`` all
+    ``[-1, 0]`` (and left so): allocating it per call would cost more than
+    the product on one article, and both halves of a column share a cache
+    line (the columns touched are scattered over the whole vocabulary).
+    The outputs are views of arrays sized for the worst case, whose unused
+    tail is never written (so never paged in)."""
     import numpy as np
 
     cdef Py_ssize_t n_docs = lengths.shape[0], i, jj, kk, j, k, head, length, nnz = 0, pos = 0, cap = 0
@@ -1095,30 +1103,33 @@ def occurrence_counts(const long long[::1] lengths, const int[::1] ids, const in
     cdef int[::1] indptr = indptr_arr
     cdef int[::1] indices = indices_arr
     cdef double[::1] data = data_arr
-    for i in range(n_docs):
-        head = -2
-        length = 0
-        for jj in range(pos, pos + lengths[i]):
-            j = ids[jj]
-            for kk in range(b_indptr[j], b_indptr[j + 1]):
-                k = b_indices[kk]
-                sums[k] += 1.0
-                if nxt[k] == -1:
-                    nxt[k] = head
-                    head = k
-                    length += 1
-        pos += lengths[i]
-        for jj in range(length):
-            if sums[head] != 0:
-                indices[nnz] = <int> head
-                data[nnz] = sums[head]
-                nnz += 1
-            k = head
-            head = nxt[head]
-            nxt[k] = -1
-            sums[k] = 0
-        indptr[i + 1] = <int> nnz
-    return indptr_arr, indices_arr[:nnz].copy(), data_arr[:nnz].copy()
+    cdef int *cell
+    with nogil:
+        for i in range(n_docs):
+            head = -2
+            length = 0
+            for jj in range(pos, pos + lengths[i]):
+                j = ids[jj]
+                for kk in range(b_indptr[j], b_indptr[j + 1]):
+                    k = b_indices[kk]
+                    cell = &scratch[k, 0]
+                    cell[1] += 1
+                    if cell[0] == -1:
+                        cell[0] = <int> head
+                        head = k
+                        length += 1
+            pos += lengths[i]
+            for jj in range(length):
+                cell = &scratch[head, 0]
+                if cell[1] != 0:
+                    indices[nnz] = <int> head
+                    data[nnz] = <double> cell[1]
+                    nnz += 1
+                head = cell[0]
+                cell[0] = -1
+                cell[1] = 0
+            indptr[i + 1] = <int> nnz
+    return indptr_arr, indices_arr[:nnz], data_arr[:nnz]
 
 
 cdef extern from *:

@@ -439,7 +439,7 @@ class _Tfidf:
         # the compiled extension when the compiled engine serves (set by
         # CompactModel.set_engine): its ports of _tokens / _char_wb / _word
         self.compiled: Any = None
-        self._scratch: tuple[np.ndarray, np.ndarray] | None = None  # the compiled product's per-column buffers
+        self._scratch: np.ndarray | None = None  # the compiled product's per-column [next, count]
         # the lookup tables, built once per process for a block that several
         # models hold (half of a cold start's loading time otherwise); what
         # the block computes depends on its settings and arrays only, so
@@ -492,8 +492,9 @@ class _Tfidf:
             else:  # documents x words @ words x n-grams, as scipy's product
                 ids = np.ascontiguousarray(words.ids, dtype=np.int32)
                 if self._scratch is None:  # kept clean by the kernel; used under the model's lock
-                    self._scratch = (np.full(self.width, -1, dtype=np.intp), np.zeros(self.width))
-                indptr, indices, data = self.compiled.occurrence_counts(words.lengths, ids, rows.indptr[: rows.n + 1], rows.values[: rows.nnz], *self._scratch)
+                    self._scratch = np.zeros((self.width, 2), dtype=np.int32)
+                    self._scratch[:, 0] = -1
+                indptr, indices, data = self.compiled.occurrence_counts(words.lengths, ids, rows.indptr[: rows.n + 1], rows.values[: rows.nnz], self._scratch)
                 counts = _Csr(data, indices, indptr, shape, self.compiled)
         elif word:
             counts = _counts(*self._word(words, rows), shape)

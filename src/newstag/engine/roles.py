@@ -49,8 +49,8 @@ class CompactRoles:
         self._reference = self.featurizer
         self._compiled_score: Any = None
         self._margins: Any = None  # the compiled engine's fused margins (role_margins with its tables)
-        self.vocab = {name: i for i, name in enumerate(meta["vocabulary"])}
         self.names = list(meta["vocabulary"])
+        self._vocab: dict[str, int] | None = None
         self.coef = arrays["roles_coef"]
         self.intercept = float(meta["intercept"])
         self.stack_coef = np.asarray(meta["stack_coef"], dtype=np.float64)
@@ -59,6 +59,14 @@ class CompactRoles:
         column = {label: j for j, label in enumerate(labels)}
         self.column = [column.get(name, -1) for name in matcher.labels]
         self.labels = list(labels)
+
+    @property
+    def vocab(self) -> dict[str, int]:
+        """Feature name -> index, built on first use (the fused compiled pass
+        never needs it: 5 ms of a cold start)."""
+        if self._vocab is None:
+            self._vocab = {name: i for i, name in enumerate(self.names)}
+        return self._vocab
 
     def set_engine(self, engine: str) -> None:
         """``compiled`` or ``numpy`` (already resolved, see :mod:`newstag.engine.frontend`)."""
