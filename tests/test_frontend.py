@@ -333,19 +333,35 @@ def test_word_columns_match_on_generated_documents(tfidf_blocks, pieces, data):
 @given(data=st.data())
 def test_word_cache_split_matches_over_batches(pieces, data):
     """Two batches through a word cache (the second meets known and new
-    words): the same ids, lengths and numbering of new words."""
+    words): the same ids, lengths and numbering of new words. The compiled
+    split reads text as the compiled engine prepares it (runs of spaces
+    left as they are), the reference the squeezed text."""
     from newstag.engine import _frontend  # type: ignore[attr-defined]
     from newstag.engine.compact import _WordCache
 
     batches = data.draw(st.lists(st.lists(_text(pieces), max_size=4), min_size=2, max_size=2))
-    caches = [_WordCache(), _WordCache()]
-    caches[0].compiled = _frontend
+    compiled, reference = _WordCache(), _WordCache()
+    compiled.compiled = _frontend
     for docs in batches:
-        got, want = (c.split(docs) for c in caches)
+        got, want = compiled.split(docs), reference.split([" ".join(d.split()) for d in docs])
         assert got.ids.dtype == want.ids.dtype and got.ids.tolist() == want.ids.tolist()
         assert got.lengths.tolist() == want.lengths.tolist() and got.doc.tolist() == want.doc.tolist()
         assert got.size == want.size
-        assert caches[0].words == caches[1].words and caches[0].index == caches[1].index
+        assert compiled.words == reference.words == list(reference.index)
+
+
+def test_word_table_numbers_every_word_once_while_it_grows():
+    """Thousands of near-identical words, overlapping between documents: the
+    table grows from 4,096 slots several times, each word keeps one id, and
+    every id maps back to the word that stood there."""
+    from newstag.engine import _frontend  # type: ignore[attr-defined]
+
+    words: list[str] = []
+    docs = [" ".join(f"w{i}" for i in range(k, k + 3000)) for k in range(0, 9000, 1500)]
+    ids, lengths = _frontend.WordTable().split(docs, words)
+    assert len(words) == len(set(words)) == 10500
+    assert [words[i] for i in ids.tolist()] == [w for d in docs for w in d.split()]
+    assert lengths.tolist() == [3000] * 6
 
 
 def test_tfidf_kernels_match_on_the_corpus(tfidf_blocks, corpus_test):

@@ -9,7 +9,7 @@ generated text: the character classes are CPython's own (``\\w`` of ``re``
 is ``Py_UNICODE_ISALNUM`` or ``_``), the iteration orders are the reference's.
 """
 
-from cpython.unicode cimport Py_UNICODE_ISALNUM
+from cpython.unicode cimport Py_UNICODE_ISALNUM, Py_UNICODE_ISSPACE
 from cpython.unicode cimport PyUnicode_4BYTE_KIND, PyUnicode_FromKindAndData
 from libc.math cimport log1p, sqrt
 from libc.stdlib cimport calloc, free, malloc, qsort, realloc
@@ -1001,37 +1001,132 @@ def fold_and_lower(str text, object fold, object lower):
         free(lowered)
 
 
-def split_words(list docs, dict index, list words):
-    """Port of ``compact._WordCache.split``'s numbering: the words
-    (``str.split``) of each document as cache ids, a word new to ``index``
-    numbered next and appended to ``words`` (first occurrence first).
-    Returns (ids per occurrence as int32, words per document as int64)."""
-    import numpy as np
+cdef bint _ASCII_SPACE[128]
+for _c in range(128):
+    _ASCII_SPACE[_c] = chr(_c).isspace()
 
-    cdef Py_ssize_t d, n_docs = len(docs), m = 0, cap = 0, k
-    cdef list parts
-    lengths_arr = np.empty(n_docs, dtype=np.int64)
-    cdef long long[::1] lengths = lengths_arr
-    split = []
-    for d in range(n_docs):
-        parts = (<str> docs[d]).split()
-        split.append(parts)
-        lengths[d] = len(parts)
-        cap += len(parts)
-    ids_arr = np.empty(cap, dtype=np.int32)
-    cdef int[::1] ids = ids_arr
-    for parts in split:
-        for word in parts:
-            found = index.get(word)
-            if found is None:
-                k = len(words)
-                index[word] = k
-                words.append(word)
-            else:
-                k = found
-            ids[m] = <int> k
-            m += 1
-    return ids_arr, lengths_arr
+
+cdef inline bint _is_space(Py_UCS4 c):
+    """``str.split()``'s separators."""
+    if c < 128:
+        return _ASCII_SPACE[c]
+    return Py_UNICODE_ISSPACE(c)
+
+
+cdef class WordTable:
+    """The word cache's numbering without a ``str`` per word occurrence:
+    :meth:`split` hashes each word where it stands in the document and
+    looks the hash up here; only a word new to the cache is sliced out (and
+    appended to ``words``). A hash match is confirmed character by character
+    against ``words``, so two words never share an id."""
+
+    cdef unsigned long long *hashes
+    cdef int *ids  # -1: empty slot
+    cdef Py_ssize_t cap, n
+
+    def __cinit__(self):
+        self.cap = 0
+        self.n = 0
+        self.hashes = NULL
+        self.ids = NULL
+        self._grow(1 << 12)
+
+    def __dealloc__(self):
+        free(self.hashes)
+        free(self.ids)
+
+    cdef int _grow(self, Py_ssize_t cap) except -1:
+        cdef unsigned long long *old_hashes = self.hashes
+        cdef int *old_ids = self.ids
+        cdef Py_ssize_t old_cap = self.cap, i
+        self.hashes = <unsigned long long *> malloc(cap * sizeof(unsigned long long))
+        self.ids = <int *> malloc(cap * sizeof(int))
+        if self.hashes == NULL or self.ids == NULL:
+            raise MemoryError()
+        self.cap = cap
+        for i in range(cap):
+            self.ids[i] = -1
+        for i in range(old_cap):
+            if old_ids[i] >= 0:
+                self._place(old_hashes[i], old_ids[i])
+        free(old_hashes)
+        free(old_ids)
+        return 0
+
+    cdef inline void _place(self, unsigned long long h, int word) noexcept:
+        cdef Py_ssize_t slot = <Py_ssize_t> ((h * _MIX) >> 32) & (self.cap - 1)
+        while self.ids[slot] >= 0:
+            slot = (slot + 1) & (self.cap - 1)
+        self.hashes[slot] = h
+        self.ids[slot] = word
+
+    cdef int _find(self, unsigned long long h, str doc, Py_ssize_t a, Py_ssize_t b, list words) except -2:
+        """The id of ``doc[a:b]``, or -1."""
+        cdef Py_ssize_t slot = <Py_ssize_t> ((h * _MIX) >> 32) & (self.cap - 1), i
+        cdef int word
+        cdef str known
+        while self.ids[slot] >= 0:
+            if self.hashes[slot] == h:
+                word = self.ids[slot]
+                known = words[word]
+                if len(known) == b - a:
+                    for i in range(b - a):
+                        if known[i] != doc[a + i]:
+                            break
+                    else:
+                        return word
+            slot = (slot + 1) & (self.cap - 1)
+        return -1
+
+    def split(self, list docs, list words):
+        """Port of ``compact._WordCache.split``'s numbering (``str.split()``
+        words; a new word numbered next, first occurrence first; ``words``
+        the cache's list, which this table indexes). Returns (ids per
+        occurrence as int32, words per document as int64)."""
+        import numpy as np
+
+        cdef Py_ssize_t d, n_docs = len(docs), m = 0, bound = 0, i, n, start, count
+        cdef unsigned long long h
+        cdef int word
+        cdef str doc
+        cdef Py_UCS4 c
+        for d in range(n_docs):
+            bound += len(<str> docs[d]) // 2 + 1
+        lengths_arr = np.empty(n_docs, dtype=np.int64)
+        ids_arr = np.empty(bound, dtype=np.int32)
+        cdef long long[::1] lengths = lengths_arr
+        cdef int[::1] ids = ids_arr
+        for d in range(n_docs):
+            doc = docs[d]
+            n = len(doc)
+            i = 0
+            count = 0
+            while i < n:
+                c = doc[i]
+                if _is_space(c):
+                    i += 1
+                    continue
+                start = i
+                h = 1469598103934665603ULL
+                while i < n:
+                    c = doc[i]
+                    if _is_space(c):
+                        break
+                    h = (h ^ <unsigned long long> c) * 1099511628211ULL
+                    i += 1
+                word = self._find(h, doc, start, i, words)
+                if word < 0:
+                    word = <int> len(words)
+                    words.append(doc[start:i])
+                    if 2 * (self.n + 1) > self.cap:
+                        self._grow(2 * self.cap)
+                    self._place(h, word)
+                    self.n += 1
+                ids[m] = word
+                m += 1
+                count += 1
+            lengths[d] = count
+        return ids_arr[:m], lengths_arr
 
 
 def tfidf_values(const int[::1] indptr, const double[::1] counts, const int[::1] indices, const float[::1] idf, const float[::1] log_table):

@@ -69,9 +69,10 @@ class _Prep:
         self.p = p
         self.key = tuple(sorted(p.items()))
         self.fold: Any = None  # the compiled engine's accent folding (same output), else the reference's
+        self.squeeze = True  # False under the compiled engine, whose word split reads any run of spaces
 
     def __call__(self, articles: Sequence[Any]) -> list[str]:
-        return prepare(articles, **self.p, fold=self.fold)
+        return prepare(articles, **self.p, fold=self.fold, squeeze=self.squeeze)
 
 
 def _counts(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]):
@@ -295,11 +296,12 @@ class _WordCache:
 
     def __init__(self, limit: int = 100_000):
         self.limit = limit
-        self.compiled: Any = None  # the extension when the compiled engine serves (its split_words)
+        self.compiled: Any = None  # the extension when the compiled engine serves (its WordTable)
         self.clear()
 
     def clear(self) -> None:
-        self.index: dict[str, int] = {}
+        self.index: dict[str, int] = {}  # the numpy engine's numbering
+        self.table: Any = None  # the compiled engine's (a _frontend.WordTable over self.words)
         self.words: list[str] = []
         self.rows: dict[int, _Rows] = {}
 
@@ -311,7 +313,9 @@ class _WordCache:
         if len(self.words) > self.limit:
             self.clear()
         if self.compiled is not None:
-            ids, lengths = self.compiled.split_words(docs, self.index, self.words)
+            if self.table is None:
+                self.table = self.compiled.WordTable()
+            ids, lengths = self.table.split(docs, self.words)
             return _Words(ids, lengths, len(self.words))
         split = [d.split() for d in docs]
         flat = list(itertools.chain.from_iterable(split))
@@ -665,11 +669,13 @@ class CompactModel:
         aliases = [block for block, _, _ in self.blocks if isinstance(block, _Alias)]
         for block, reference in zip(aliases, self._reference_matchers):
             block.matcher = frontend.CompiledAliasMatcher.like(reference) if self.engine == "compiled" else reference
+        self._cache.clear()  # each engine numbers words its own way
         self._cache.compiled = frontend.kernels() if self.engine == "compiled" else None
         for block, _, _ in self.blocks:
             block.compiled = frontend.kernels() if self.engine == "compiled" else None
             if isinstance(block, _Tfidf):
                 block.prep.fold = frontend.fold_accents if self.engine == "compiled" else None
+                block.prep.squeeze = self.engine != "compiled"
         if self.roles is not None:
             self.roles.set_engine(self.engine)
         return self.engine

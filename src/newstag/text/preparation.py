@@ -151,6 +151,7 @@ def normalize(
     lowercase: bool = True,
     strip_accents: bool = True,
     fold: Callable[[str], str] | None = None,
+    squeeze: bool = True,
 ) -> str:
     """Canonical form of a text before vectorizing.
 
@@ -166,7 +167,8 @@ def normalize(
     text = (fold or fold_accents)(text) if strip_accents else text.translate(_APOSTROPHES)
     if lowercase:
         text = text.lower()
-    return " ".join(text.split())  # str.split and re's \s agree on what is a space
+    # str.split and re's \s agree on what is a space
+    return " ".join(text.split()) if squeeze else text
 
 
 def compose(article: Any, title_weight: int = 2) -> str:
@@ -187,12 +189,16 @@ def prepare(
     lowercase: bool = True,
     strip_accents: bool = True,
     fold: Callable[[str], str] | None = None,
+    squeeze: bool = True,
 ) -> list[str]:
     """Articles -> the strings a vectorizer sees (``field``: all, title or body).
 
     Shared by the ``TextField`` transformer and the compact predictor, so the
     two always prepare text the same way (``fold``: see :func:`normalize`).
+    ``squeeze=False`` leaves runs of spaces as they are: the same words for
+    ``str.split()``, for a caller that splits anyway (the compiled engine).
     """
+    kw = {"unicode_form": unicode_form, "lowercase": lowercase, "strip_accents": strip_accents, "fold": fold, "squeeze": squeeze}
     if field == "all":
-        return [normalize(compose(a, title_weight), unicode_form=unicode_form, lowercase=lowercase, strip_accents=strip_accents, fold=fold) for a in articles]
-    return [normalize(getattr(fields(a), field), unicode_form=unicode_form, lowercase=lowercase, strip_accents=strip_accents, fold=fold) for a in articles]
+        return [normalize(compose(a, title_weight), **kw) for a in articles]  # type: ignore[arg-type]
+    return [normalize(getattr(fields(a), field), **kw) for a in articles]  # type: ignore[arg-type]
