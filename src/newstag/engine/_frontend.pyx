@@ -12,7 +12,7 @@ is ``Py_UNICODE_ISALNUM`` or ``_``), the iteration orders are the reference's.
 from cpython.unicode cimport Py_UNICODE_ISALNUM, Py_UNICODE_ISSPACE
 from cpython.unicode cimport PyUnicode_4BYTE_KIND, PyUnicode_FromKindAndData
 from libc.math cimport log1p, sqrt
-from libc.stdlib cimport calloc, free, malloc, qsort, realloc
+from libc.stdlib cimport calloc, free, malloc
 
 from newstag.text.mentions import _is_dateline, _paragraph_spans
 from newstag.text.preparation import fold_and_lower
@@ -25,6 +25,14 @@ _PUNCT = frozenset('«»“”"()-–—:')
 cdef bint _ASCII_WORD[128]
 for _c in range(128):
     _ASCII_WORD[_c] = chr(_c).isalnum() or _c == 95
+
+
+cdef extern from "Python.h":
+    # PEP 393 access to a str's code points: one kind test per string, not a
+    # checked call per character (what ``text[i]`` compiles to)
+    int PyUnicode_KIND(object o)
+    void *PyUnicode_DATA(object o)
+    Py_UCS4 PyUnicode_READ(int kind, void *data, Py_ssize_t index) noexcept nogil
 
 
 cdef inline bint _is_word(Py_UCS4 c):
@@ -44,9 +52,11 @@ def quote_regions(str text):
     cdef Py_ssize_t i, n = len(text), start = 0, depth = 0
     cdef bint straight = False
     cdef Py_UCS4 ch
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void *data = PyUnicode_DATA(text)
     regions = []
     for i in range(n):
-        ch = text[i]
+        ch = PyUnicode_READ(kind, data, i)
         if ch == 0xAB or ch == 0x201C:  # « “
             if depth == 0 and not straight:
                 start = i
@@ -62,7 +72,7 @@ def quote_regions(str text):
             elif straight:
                 regions.append((start, i))
                 straight = False
-        elif ch == 10 and (depth or straight) and i + 1 < n and text[i + 1] == 10:
+        elif ch == 10 and (depth or straight) and i + 1 < n and PyUnicode_READ(kind, data, i + 1) == 10:
             regions.append((start, i))
             depth = 0
             straight = False
@@ -76,11 +86,13 @@ cdef Py_ssize_t _tokens(str text, Py_ssize_t *starts, Py_ssize_t *ends):
     ``starts``/``ends`` (room for ``len(text)``); returns how many."""
     cdef Py_ssize_t i = 0, j, n = len(text), k = 0
     cdef Py_UCS4 ch
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void *data = PyUnicode_DATA(text)
     while i < n:
-        ch = text[i]
+        ch = PyUnicode_READ(kind, data, i)
         if _is_word(ch):
             j = i + 1
-            while j < n and _is_word(text[j]):
+            while j < n and _is_word(PyUnicode_READ(kind, data, j)):
                 j += 1
             starts[k] = i
             ends[k] = j
@@ -328,29 +340,31 @@ cdef class AliasTrie:
         cdef list out = []
         cdef bint free_before = True  # no word character before p
         cdef Py_UCS4 c
+        cdef int kind = PyUnicode_KIND(text)
+        cdef void *data = PyUnicode_DATA(text)
         while p < n:
-            c = text[p]
+            c = PyUnicode_READ(kind, data, p)
             if free_before and (c >= _ROOT or self.root[c] >= 0):
                 node = 0
                 best = -1
                 end = -1
                 q = p
                 while q < n:
-                    c = text[q]
+                    c = PyUnicode_READ(kind, data, q)
                     node = self._step(node, c)
                     if node < 0:
                         break
                     q += 1
-                    if self.values[node] is not None and (q == n or not _is_word(text[q])):
+                    if self.values[node] is not None and (q == n or not _is_word(PyUnicode_READ(kind, data, q))):
                         best, end = node, q
                 if best >= 0:
                     for label in <tuple> self.values[best]:
                         out.append((p, end, label))
                     p = end
-                    c = text[end - 1]
+                    c = PyUnicode_READ(kind, data, end - 1)
                     free_before = not _is_word(c)
                     continue
-                c = text[p]
+                c = PyUnicode_READ(kind, data, p)
             free_before = not _is_word(c)
             p += 1
         return out
@@ -475,6 +489,7 @@ cdef class RoleTables:
     ``MentionFeaturizer`` produces (the caller then keeps the dict path)."""
 
     cdef dict l1, r1, w, l2, r2, kind
+    cdef dict kinds  # matched alias text -> id of its kind= feature (-1: none), learnt as met
     cdef long long place_in[7]
     cdef long long only_dateline, only_quote, only_title
     cdef long long single[6]
@@ -484,6 +499,7 @@ cdef class RoleTables:
     def __init__(self, list vocabulary, list labels):
         cdef Py_ssize_t i
         self.l1, self.r1, self.w, self.l2, self.r2, self.kind = {}, {}, {}, {}, {}, {}
+        self.kinds = {}
         for i in range(7):
             self.place_in[i] = -1
         for i in range(6):
@@ -524,6 +540,14 @@ cdef class RoleTables:
                 raise UnknownFeature(name)
         self.actor = [by_label.get(label, -1) for label in labels]
 
+    cdef long long kind_id(self, featurizer, str matched) except -2:
+        got = self.kinds.get(matched)
+        if got is None:
+            if len(self.kinds) > 10_000:  # bounded on endless streams
+                self.kinds.clear()
+            got = self.kinds[matched] = _id(self.kind, featurizer._kind(matched))
+        return <long long> got
+
 
 cdef inline long long _id(dict table, object key):
     got = table.get(key)
@@ -537,37 +561,36 @@ cdef inline long long _pair_id(dict table, object first, object second):
     return _id(<dict> inner, second)
 
 
-cdef int _compare(const void *a, const void *b) noexcept nogil:
-    cdef long long x = (<const long long *> a)[0], y = (<const long long *> b)[0]
-    return (x > y) - (x < y)
-
-
 cdef class _Pairs:
-    """A growing C array of ``actor * size + feature`` codes."""
+    """Counts of ``actor * size + feature`` codes: an open-addressing table
+    (a few hundred codes an article; sized for all of them at half load)."""
 
-    cdef long long *data
-    cdef Py_ssize_t n, cap
+    cdef long long *codes  # -1: empty
+    cdef long long *counts
+    cdef Py_ssize_t size
 
-    def __cinit__(self, Py_ssize_t cap):
-        self.cap = cap if cap > 16 else 16
-        self.n = 0
-        self.data = <long long *> malloc(self.cap * sizeof(long long))
-        if self.data == NULL:
+    def __cinit__(self, Py_ssize_t most):
+        cdef Py_ssize_t i
+        self.size = 16
+        while self.size < 2 * most:
+            self.size *= 2
+        self.codes = <long long *> malloc(self.size * sizeof(long long))
+        self.counts = <long long *> calloc(self.size, sizeof(long long))
+        if self.codes == NULL or self.counts == NULL:
             raise MemoryError()
+        for i in range(self.size):
+            self.codes[i] = -1
 
     def __dealloc__(self):
-        free(self.data)
+        free(self.codes)
+        free(self.counts)
 
-    cdef int add(self, long long code) except -1:
-        cdef long long *grown
-        if self.n == self.cap:
-            grown = <long long *> realloc(self.data, 2 * self.cap * sizeof(long long))
-            if grown == NULL:
-                raise MemoryError()
-            self.data, self.cap = grown, 2 * self.cap
-        self.data[self.n] = code
-        self.n += 1
-        return 0
+    cdef inline void add(self, long long code) noexcept:
+        cdef Py_ssize_t slot = <Py_ssize_t> (((<unsigned long long> code) * _MIX) >> 32) & (self.size - 1)
+        while self.codes[slot] >= 0 and self.codes[slot] != code:
+            slot = (slot + 1) & (self.size - 1)
+        self.codes[slot] = code
+        self.counts[slot] += 1
 
 
 cdef inline object _token(str lowered, _Field field, list actors, Py_ssize_t m, object actor, list words):
@@ -659,7 +682,7 @@ def role_margins(featurizer, article, RoleTables t, const double[::1] coef, doub
         return {}
     labels = matcher.labels
     n_labels = len(labels)
-    pairs = _Pairs(total * (4 + 2 * window + 1))
+    pairs = _Pairs(total * (4 + 2 * window + 1))  # every hit's window and kind, at most
     seen = <long long *> malloc((2 * window + 1) * sizeof(long long))
     count = <long long *> calloc(n_labels, sizeof(long long))
     any_place = <int *> calloc(n_labels, sizeof(int))
@@ -703,18 +726,14 @@ def role_margins(featurizer, article, RoleTables t, const double[::1] coef, doub
                         where |= IN_LAST
                 any_place[actor] |= where
                 all_places[actor] &= where
-                got = _id(t.kind, featurizer._kind(text[start:hits[n][1]]))
+                got = t.kind_id(featurizer, text[start:hits[n][1]])
                 if got >= 0:
                     pairs.add(actor * size + got)
         # counted features: log1p(count) each
-        qsort(pairs.data, pairs.n, sizeof(long long), _compare)
-        i = 0
-        while i < pairs.n:
-            code = pairs.data[i]
-            k = i
-            while i < pairs.n and pairs.data[i] == code:
-                i += 1
-            z[code // size] += coef[code % size] * log1p(<double> (i - k))
+        for i in range(pairs.size):
+            code = pairs.codes[i]
+            if code >= 0:
+                z[code // size] += coef[code % size] * log1p(<double> pairs.counts[i])
         for i in range(n_labels):
             if count[i]:
                 n_actors += 1
@@ -976,6 +995,8 @@ def fold_and_lower(str text, object fold, object lower):
     cdef Py_UCS4 *folded
     cdef Py_UCS4 *lowered = NULL
     cdef bint changed_fold = False, changed_lower = False, want_lower = lower is not None
+    cdef int kind
+    cdef void *data
     folded = <Py_UCS4 *> malloc((n + 1) * sizeof(Py_UCS4))
     if folded == NULL:
         raise MemoryError()
@@ -984,8 +1005,10 @@ def fold_and_lower(str text, object fold, object lower):
             lowered = <Py_UCS4 *> malloc((n + 1) * sizeof(Py_UCS4))
             if lowered == NULL:
                 raise MemoryError()
+        kind = PyUnicode_KIND(text)
+        data = PyUnicode_DATA(text)
         for i in range(n):
-            c = text[i]
+            c = PyUnicode_READ(kind, data, i)
             f = _fold_one(c, fold)
             folded[i] = f
             changed_fold |= f != c
@@ -1065,13 +1088,18 @@ cdef class WordTable:
         cdef Py_ssize_t slot = <Py_ssize_t> ((h * _MIX) >> 32) & (self.cap - 1), i
         cdef int word
         cdef str known
+        cdef int kind = PyUnicode_KIND(doc), known_kind
+        cdef void *data = PyUnicode_DATA(doc)
+        cdef void *known_data
         while self.ids[slot] >= 0:
             if self.hashes[slot] == h:
                 word = self.ids[slot]
                 known = words[word]
                 if len(known) == b - a:
+                    known_kind = PyUnicode_KIND(known)
+                    known_data = PyUnicode_DATA(known)
                     for i in range(b - a):
-                        if known[i] != doc[a + i]:
+                        if PyUnicode_READ(known_kind, known_data, i) != PyUnicode_READ(kind, data, a + i):
                             break
                     else:
                         return word
@@ -1090,6 +1118,8 @@ cdef class WordTable:
         cdef int word
         cdef str doc
         cdef Py_UCS4 c
+        cdef int kind
+        cdef void *data
         for d in range(n_docs):
             bound += len(<str> docs[d]) // 2 + 1
         lengths_arr = np.empty(n_docs, dtype=np.int64)
@@ -1099,17 +1129,19 @@ cdef class WordTable:
         for d in range(n_docs):
             doc = docs[d]
             n = len(doc)
+            kind = PyUnicode_KIND(doc)
+            data = PyUnicode_DATA(doc)
             i = 0
             count = 0
             while i < n:
-                c = doc[i]
+                c = PyUnicode_READ(kind, data, i)
                 if _is_space(c):
                     i += 1
                     continue
                 start = i
                 h = 1469598103934665603ULL
                 while i < n:
-                    c = doc[i]
+                    c = PyUnicode_READ(kind, data, i)
                     if _is_space(c):
                         break
                     h = (h ^ <unsigned long long> c) * 1099511628211ULL
