@@ -1351,8 +1351,16 @@ def word_index(list terms, stop_words):
     cdef str term
     cdef object got
     cdef unsigned long long base, h
-    for t in range(n_terms):
-        total += (<str> terms[t]).count(" ") + 1
+    cdef int kind
+    cdef void *data
+    for t in range(n_terms):  # room: one id per space-separated part
+        term = terms[t]
+        kind = PyUnicode_KIND(term)
+        data = PyUnicode_DATA(term)
+        total += 1
+        for i in range(len(term)):
+            if PyUnicode_READ(kind, data, i) == 32:
+                total += 1
     n_parts_arr = np.zeros(n_terms, dtype=np.int64)
     flat_arr = np.empty(total, dtype=np.int64)
     keys_arr = np.empty(n_terms, dtype=np.uint64)
@@ -1362,9 +1370,11 @@ def word_index(list terms, stop_words):
     for t in range(n_terms):  # term.split(" "), each part's id
         term = terms[t]
         n = len(term)
+        kind = PyUnicode_KIND(term)
+        data = PyUnicode_DATA(term)
         start = 0
         for i in range(n + 1):
-            if i < n and term[i] != 32:
+            if i < n and PyUnicode_READ(kind, data, i) != 32:
                 continue
             token = term[start:i]
             got = ids.get(token)
