@@ -153,7 +153,7 @@ class MentionFeaturizer:
     def _fields(self, article: Any) -> list[tuple[str, str]]:
         if isinstance(article, str):
             return [("body", article)]
-        get = article.get if isinstance(article, Mapping) else (lambda k, d="": getattr(article, k, d))
+        get = article.get if isinstance(article, (dict, Mapping)) else (lambda k, d="": getattr(article, k, d))
         return [(name, str(get(key, "") or "")) for name, key in (("title", "title"), ("subtitle", "subtitle"), ("body", "text"))]
 
     @staticmethod

@@ -128,7 +128,7 @@ class Fields:
 
 
 def _get(article: Any, key: str) -> str:
-    if isinstance(article, Mapping):
+    if isinstance(article, (dict, Mapping)):  # dict first: a C check, where Mapping's is an ABC lookup
         value = article.get(key, "")
     else:
         value = getattr(article, key, "")
