@@ -275,6 +275,21 @@ def test_console_command_pauses_the_collector_only_while_it_starts(trained_regis
     library = subprocess.run([str(BIN / "python"), "-c", script, "main", *args], capture_output=True, text=True, timeout=300)
     assert library.returncode == 0, library.stderr
     assert library.stderr.split() == ["load", "True", "label", "True", "after", "True"]
+    # any other command runs with the collector on
+    other = (
+        "import gc, sys\n"
+        "import newstag.cli as cli, newstag.data.datasheet as ds\n"
+        "listing, data = cli.cmd_models_list, ds.main\n"
+        "def models_list(*a):\n"
+        "    print('models', gc.isenabled(), file=sys.stderr); return listing(*a)\n"
+        "def data_main(*a, **k):\n"
+        "    print('data', gc.isenabled(), file=sys.stderr); return data(*a, **k)\n"
+        "cli.cmd_models_list, ds.main = models_list, data_main\n"
+        "sys.argv[1:] = sys.argv[2:]; cli.run()\n"
+    )
+    for command, word in ((["--registry", str(trained_registry), "models", "list"], "models"), (["data", "--help"], "data")):
+        proc = subprocess.run([str(BIN / "python"), "-c", other, "run", *command], capture_output=True, text=True, timeout=300)
+        assert proc.stderr.split()[:2] == [word, "True"], proc.stderr
 
 
 @pytest.mark.parametrize(

@@ -610,6 +610,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["data"]:  # its own parser (and --help), see newstag.data.datasheet
+        _resume_collector()
         from newstag.data.datasheet import main as data_main
 
         return data_main(argv[1:], prog="newstag data")
