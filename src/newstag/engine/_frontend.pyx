@@ -370,6 +370,37 @@ cdef class AliasTrie:
         return out
 
 
+# where a hit stands, as bits (MentionFeaturizer.candidates' ``where`` sets)
+cdef enum:
+    IN_TITLE = 1
+    IN_SUBTITLE = 2
+    IN_BODY = 4
+    IN_QUOTE = 8
+    IN_DATELINE = 16
+    IN_LEDE = 32
+    IN_LAST = 64
+_PLACES = {"title": IN_TITLE, "subtitle": IN_SUBTITLE, "body": IN_BODY, "quote": IN_QUOTE, "dateline": IN_DATELINE, "lede": IN_LEDE, "last": IN_LAST}
+
+
+cdef int _hit_places(int field, list quotes, list paragraphs, str text, Py_ssize_t start, Py_ssize_t end) except -1:
+    """Where the hit at ``start:end`` of a field stands (``IN_*`` bits;
+    ``field`` the field's own): in a quote, and for the body the dateline,
+    the lede and the closing paragraph (``paragraphs``: the body's spans)."""
+    cdef int where = field
+    for q in quotes:
+        if q[0] < start < q[1]:
+            where |= IN_QUOTE
+            break
+    if field == IN_BODY:
+        if start <= 40 and _is_dateline(text, start, end):  # (its own first test, without a call)
+            where |= IN_DATELINE
+        if paragraphs and start < paragraphs[0][1] and not (len(paragraphs) == 1 and start > 400):
+            where |= IN_LEDE
+        if len(paragraphs) >= 3 and start >= paragraphs[len(paragraphs) - 1][0]:
+            where |= IN_LAST
+    return where
+
+
 def candidates(featurizer, article):
     """Port of ``MentionFeaturizer.candidates`` (same dicts, same key order);
     ``featurizer`` supplies the fields, alias spans, alias kinds and window."""
@@ -416,19 +447,8 @@ def candidates(featurizer, article):
                 positions[actor] = []
             for key in windows[n]:
                 f[key] = f.get(key, 0) + 1
-            where = {name}
-            for a, b in quotes:
-                if a < start < b:
-                    where.add("quote")
-                    break
-            if body:
-                if _is_dateline(text, start, hits[n][1]):
-                    where.add("dateline")
-                if paragraphs and start < paragraphs[0][1] and not (len(paragraphs) == 1 and start > 400):
-                    where.add("lede")
-                if len(paragraphs) >= 3 and start >= paragraphs[len(paragraphs) - 1][0]:
-                    where.add("last")
-            positions[actor].append(where)
+            places = _hit_places(_PLACES[name], quotes, paragraphs, text, start, hits[n][1])
+            positions[actor].append({place for place, bit in _PLACES.items() if places & bit})
             key = "kind=" + featurizer._kind(hits[n][3])
             f[key] = f.get(key, 0) + 1
     labels = matcher.labels
@@ -465,16 +485,6 @@ def candidates(featurizer, article):
 # (actor, feature) pairs are counted in C.
 
 
-# where a hit stands, as bits (MentionFeaturizer.candidates' ``where`` sets)
-cdef enum:
-    IN_TITLE = 1
-    IN_SUBTITLE = 2
-    IN_BODY = 4
-    IN_QUOTE = 8
-    IN_DATELINE = 16
-    IN_LEDE = 32
-    IN_LAST = 64
-_PLACES = {"title": IN_TITLE, "subtitle": IN_SUBTITLE, "body": IN_BODY, "quote": IN_QUOTE, "dateline": IN_DATELINE, "lede": IN_LEDE, "last": IN_LAST}
 _SINGLES = ("hits", "share", "top", "alone", "candidates", "headline_only")
 
 
@@ -712,18 +722,7 @@ def role_margins(featurizer, article, RoleTables t, const double[::1] coef, doub
                 a = field.at[n]
                 if a >= 0:
                     _window_pairs(lowered, field, actors, a, window, t, actor * size, pairs, seen)
-                where = places
-                for q in quotes:
-                    if q[0] < start < q[1]:
-                        where |= IN_QUOTE
-                        break
-                if body:
-                    if start <= 40 and _is_dateline(text, start, hits[n][1]):  # (its own first test, without a call)
-                        where |= IN_DATELINE
-                    if paragraphs and start < paragraphs[0][1] and not (len(paragraphs) == 1 and start > 400):
-                        where |= IN_LEDE
-                    if len(paragraphs) >= 3 and start >= paragraphs[len(paragraphs) - 1][0]:
-                        where |= IN_LAST
+                where = _hit_places(places, quotes, paragraphs, text, start, hits[n][1])
                 any_place[actor] |= where
                 all_places[actor] &= where
                 got = t.kind_id(featurizer, text[start:hits[n][1]])

@@ -4,8 +4,7 @@ Two engines serve a compact model: ``numpy`` (pure Python and numpy, the
 reference) and ``compiled`` (the same model with its hot loops in the Cython
 extension :mod:`newstag.engine._frontend`, alias matching included). Both
 give the same probabilities, explanations and alias offsets: each compiled
-piece replaces
-a hook of the reference (:class:`~newstag.text.aliases.AliasMatcher`'s
+piece replaces a hook of the reference (:class:`~newstag.text.aliases.AliasMatcher`'s
 ``_hits``, :class:`~newstag.text.mentions.MentionFeaturizer`'s
 ``_hit_windows`` / ``_quotes`` / ``_kind``, the role scorer; in
 :mod:`newstag.engine.compact`, the word cache's ``split``, the TF-IDF
