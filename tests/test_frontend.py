@@ -390,10 +390,12 @@ def _sparse(draw, max_rows: int = 6, max_cols: int = 9) -> np.ndarray:
 
 
 @settings(max_examples=80, deadline=None)
-@given(dense=_sparse(), units=st.integers(1, 5), seed=st.integers(0, 1000), weight=st.sampled_from([1.0, 0.5, 2.5]))
+@given(dense=_sparse(), units=st.integers(1, 40), seed=st.integers(0, 1000), weight=st.sampled_from([1.0, 0.5, 2.5]))
 def test_sparse_kernels_do_scipys_arithmetic(dense, units, seed, weight):
     """The compiled engine's CSR arrays and product give scipy's matrices
-    and scipy's products bit for bit (same entries, same order, same sums)."""
+    and scipy's products bit for bit (same entries, same order, same sums),
+    float32 heads as scipy's product with them widened to float64 (up to
+    40 units: the vector loop's full lanes and its remainder)."""
     import scipy.sparse as sp
 
     from newstag.engine.compact import _Csr
@@ -404,6 +406,8 @@ def test_sparse_kernels_do_scipys_arithmetic(dense, units, seed, weight):
         assert np.array_equal(getattr(X, part), getattr(Y, part)), part
     W = np.random.default_rng(seed).normal(size=(dense.shape[1], units))
     assert np.array_equal((X * weight) @ W, np.asarray((Y * weight) @ W))
+    W32 = W.astype(np.float32)
+    assert np.array_equal((X * weight) @ W32, np.asarray((Y * weight) @ W32.astype(np.float64)))
     rows, cols = np.nonzero(dense)  # pairs with repeats, out of order: counts
     pairs = np.concatenate([rows, rows[::-1]]), np.concatenate([cols, cols[::-1]])
     got, want = _Csr.of_pairs(*pairs, dense.shape, kernels), sp.coo_matrix((np.ones(len(pairs[0])), pairs), shape=dense.shape).tocsr()

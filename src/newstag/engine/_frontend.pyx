@@ -1260,50 +1260,68 @@ def occurrence_counts(const long long[::1] lengths, const int[::1] ids, const in
 
 cdef extern from *:
     """
-    #define NEWSTAG_PREFETCH(p) __builtin_prefetch((p), 0, 1)
+    /* X @ W, the rows of X in CSR form, W dense (float or double), into
+       ``out`` (float64, zeroed). Each entry adds value x its W row to its
+       output row, in entry order: scipy's csr_matvecs. The W rows are
+       scattered over tens of MB, so the row NEWSTAG_AHEAD entries on is
+       prefetched and its cache misses overlap the arithmetic. GCC compiles
+       an AVX2 copy beside the baseline one and picks at load time (the
+       sums per column are the same: the vector lanes are columns). */
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+    #define NEWSTAG_CLONES __attribute__((target_clones("avx2", "default")))
+    #else
+    #define NEWSTAG_CLONES
+    #endif
+    #define NEWSTAG_AHEAD 8  /* entries: min time at 8 to 24 for both float32 and float64 heads */
+    #define NEWSTAG_CSR_DENSE(NAME, T) \
+    static NEWSTAG_CLONES void NAME(const int *indptr, const int *indices, const double *data, \
+                                    const T *dense, Py_ssize_t n_rows, Py_ssize_t n_cols, double *out) { \
+        Py_ssize_t nnz = indptr[n_rows], line = 64 / (Py_ssize_t) sizeof(T); \
+        for (Py_ssize_t i = 0; i < n_rows; i++) { \
+            double *restrict acc = out + i * n_cols; \
+            for (Py_ssize_t jj = indptr[i]; jj < indptr[i + 1]; jj++) { \
+                if (jj + NEWSTAG_AHEAD < nnz) { \
+                    const T *ahead = dense + (Py_ssize_t) indices[jj + NEWSTAG_AHEAD] * n_cols; \
+                    for (Py_ssize_t k = 0; k < n_cols; k += line) __builtin_prefetch(ahead + k, 0, 1); \
+                    __builtin_prefetch(ahead + n_cols - 1, 0, 1); \
+                } \
+                const double a = data[jj]; \
+                const T *restrict row = dense + (Py_ssize_t) indices[jj] * n_cols; \
+                for (Py_ssize_t k = 0; k < n_cols; k++) acc[k] += a * (double) row[k]; \
+            } \
+        } \
+    }
+    NEWSTAG_CSR_DENSE(newstag_csr_dense_f, float)
+    NEWSTAG_CSR_DENSE(newstag_csr_dense_d, double)
     """
-    void NEWSTAG_PREFETCH(const void *p) noexcept nogil
+    void newstag_csr_dense_f(const int *indptr, const int *indices, const double *data, const float *dense, Py_ssize_t n_rows, Py_ssize_t n_cols, double *out) noexcept nogil
+    void newstag_csr_dense_d(const int *indptr, const int *indices, const double *data, const double *dense, Py_ssize_t n_rows, Py_ssize_t n_cols, double *out) noexcept nogil
 
 
-def csr_dense(const int[::1] indptr, const int[::1] indices, const double[::1] data, const double[:, ::1] dense):
+ctypedef fused weight_t:
+    float
+    double
+
+
+def csr_dense(const int[::1] indptr, const int[::1] indices, const double[::1] data, const weight_t[:, ::1] dense):
     """``X @ dense`` for the CSR matrix ``X`` (float64 values): scipy's
     ``csr_matvecs`` (each row accumulates value x dense row, entry by entry,
-    into zeros). Returns a new C-ordered float64 array.
-
-    The dense rows an entry reads are scattered over tens of MB (a model's
-    weights): the row ``_AHEAD`` entries on is prefetched, so its cache
-    misses overlap the arithmetic (the sums are done in the same order)."""
+    into zeros). Returns a new C-ordered float64 array. ``dense`` may be
+    float32 (a model's stored heads): each weight is widened to float64
+    before it is multiplied, so the sums are those of ``X @ dense.astype(float64)``."""
     import numpy as np
 
-    cdef Py_ssize_t n_rows = indptr.shape[0] - 1, n_cols = dense.shape[1], i, jj, k, end, nnz = indices.shape[0]
-    cdef double a
+    cdef Py_ssize_t n_rows = indptr.shape[0] - 1, n_cols = dense.shape[1]
     out_arr = np.zeros((n_rows, n_cols), dtype=np.float64)
     cdef double[:, ::1] out = out_arr
-    cdef const double *row
-    cdef const double *base
-    cdef const double *ahead
-    cdef double *acc
-    if n_rows == 0 or n_cols == 0:
+    if n_rows == 0 or n_cols == 0 or indptr[n_rows] == 0:
         return out_arr
-    base = &dense[0, 0]
     with nogil:
-        for i in range(n_rows):
-            acc = &out[i, 0]
-            end = indptr[i + 1]
-            for jj in range(indptr[i], end):
-                if jj + _AHEAD < nnz:  # every cache line of that row
-                    ahead = base + <Py_ssize_t> indices[jj + _AHEAD] * n_cols
-                    for k in range(0, n_cols, 8):
-                        NEWSTAG_PREFETCH(ahead + k)
-                    NEWSTAG_PREFETCH(ahead + n_cols - 1)
-                a = data[jj]
-                row = base + <Py_ssize_t> indices[jj] * n_cols
-                for k in range(n_cols):
-                    acc[k] += a * row[k]
+        if weight_t is float:
+            newstag_csr_dense_f(&indptr[0], &indices[0], &data[0], &dense[0, 0], n_rows, n_cols, &out[0, 0])
+        else:
+            newstag_csr_dense_d(&indptr[0], &indices[0], &data[0], &dense[0, 0], n_rows, n_cols, &out[0, 0])
     return out_arr
-
-
-cdef Py_ssize_t _AHEAD = 8  # entries: enough to cover a memory latency at ~25 columns per entry
 
 
 # ------------------------------------------------------------ load time

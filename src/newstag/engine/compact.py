@@ -122,7 +122,9 @@ class _Csr:
 
     def __matmul__(self, dense: np.ndarray) -> np.ndarray:
         data = np.ascontiguousarray(self.data, dtype=np.float64)  # scipy upcasts the values too
-        return self.kernels.csr_dense(self.indptr, self.indices, data, np.ascontiguousarray(dense, dtype=np.float64))
+        if dense.dtype != np.float32:  # float32 heads are read as they are stored, widened weight by weight
+            dense = np.ascontiguousarray(dense, dtype=np.float64)
+        return self.kernels.csr_dense(self.indptr, self.indices, data, np.ascontiguousarray(dense))
 
     def tocsr(self):
         """The scipy matrix (for callers that want one: explanations)."""
@@ -640,7 +642,8 @@ class CompactModel:
             self.blocks.append((block, offset, float(b.get("weight", 1.0))))
             offset += block.width
         self.n_features = offset
-        self.W = arrays["W"]  # features x units
+        self.W = arrays["W"]  # features x units (float32 since heads are stored so; float64 before)
+        self._W64: np.ndarray | None = None  # the numpy engine's float64 copy (see _heads)
         self.bias = arrays["bias"]
         self.link = arrays["link"]  # 0 logistic (p = expit(-(a f + b))), 1 modified Huber, 2 constant
         self.a, self.b = arrays["a"], arrays["b"]
@@ -706,6 +709,17 @@ class CompactModel:
             self._names = np.array([f"{p}__{n}" for (block, _, _), p in zip(self.blocks, prefixes) for n in block.names()], dtype=object)
         return self._names
 
+    def _heads(self) -> np.ndarray:
+        """The weights the products read. The compiled product widens
+        float32 weights one by one; scipy would multiply float32 features by
+        float32 weights in float32, so the numpy engine reads a float64 copy
+        (made on its first use: the same sums as the compiled engine's)."""
+        if self.engine == "compiled" or self.W.dtype == np.float64:
+            return self.W
+        if self._W64 is None:
+            self._W64 = self.W.astype(np.float64)
+        return self._W64
+
     def contributions(self) -> np.ndarray:
         """Labels x features weights (units of a label averaged)."""
         out = np.zeros((len(self.labels_), self.n_features), dtype=np.float32)
@@ -725,8 +739,9 @@ class CompactModel:
             return np.zeros((0, len(self.labels_)))
         # block by block: no stacked matrix to build
         F = np.tile(self.bias, (len(articles), 1))
+        W = self._heads()
         for X, offset in self._blocks(articles, prepared):
-            F += np.asarray(X @ self.W[offset : offset + X.shape[1]], dtype=np.float64)
+            F += np.asarray(X @ W[offset : offset + X.shape[1]], dtype=np.float64)
         P = np.empty_like(F)
         logistic = self.link == 0
         z = -(self.a[logistic] * F[:, logistic] + self.b[logistic])
