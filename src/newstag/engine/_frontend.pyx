@@ -14,8 +14,10 @@ from cpython.unicode cimport PyUnicode_4BYTE_KIND, PyUnicode_FromKindAndData
 from libc.math cimport log1p, sqrt
 from libc.stdlib cimport calloc, free, malloc
 
+from collections.abc import Mapping
+
 from newstag.text.mentions import _is_dateline, _paragraph_spans
-from newstag.text.preparation import fold_and_lower
+from newstag.text.preparation import fold_and_lower as _reference_fold_and_lower
 
 _PUNCT = frozenset('«»“”"()-–—:')
 
@@ -264,23 +266,31 @@ cdef class AliasTrie:
     inside every word (each a Python tuple) for the caller to filter.
     Measured on 2,000 articles of 1 KB: 30 us per article against 68.
 
-    Transitions live in one open-addressing table keyed by
-    ``(node << 21) | code point``; ``values[node]`` is the label tuple of
-    the alias ending there (``None``: no alias ends there)."""
+    Most walks end within two characters (a word's first letters), so the
+    first two steps are array reads: ``root`` by code point, then
+    ``second`` (the root's children are nodes ``1..n_first``) by ASCII
+    code. Deeper transitions live in one open-addressing table keyed by
+    ``(node << 21) | code point``. ``values[node]`` is the label tuple of
+    the alias ending there (``ends[node]`` says whether one does)."""
 
     cdef unsigned long long *keys  # 0: empty slot, else key + 1
     cdef long long *child
     cdef unsigned long long mask
     cdef list values
+    cdef char *ends
+    cdef int *second  # (node - 1) * 128 + ASCII code -> child (-1: none), for nodes 1..n_first
+    cdef long long n_first
     cdef int root[_ROOT]  # the root's children by code point below _ROOT (-1: none): most steps of a walk are its first
 
     def __cinit__(self):
         self.keys = NULL
         self.child = NULL
+        self.ends = NULL
+        self.second = NULL
 
     def __init__(self, dict aliases):
         """``aliases``: alias -> label indices (an empty alias never matches)."""
-        cdef Py_ssize_t n_edges = sum(len(a) for a in aliases), size = 16
+        cdef Py_ssize_t n_edges = sum(len(a) for a in aliases), size = 16, i
         cdef long long node, nxt
         cdef Py_UCS4 c
         while size < 2 * n_edges + 2:
@@ -293,22 +303,39 @@ cdef class AliasTrie:
         if self.keys == NULL or self.child == NULL:
             raise MemoryError()
         self.values = [None]
-        for alias, labels in aliases.items():
-            if not alias:
-                continue
+        words = [a for a in aliases if a]
+        for alias in words:  # first letters first: the root's children are nodes 1..n_first
+            self._add(0, (<str> alias)[0])
+        self.n_first = len(self.values) - 1
+        for alias in words:
             node = 0
             for c in <str> alias:
-                nxt = self._step(node, c)
-                if nxt < 0:
-                    nxt = len(self.values)
-                    self.values.append(None)
-                    self._insert(node, c, nxt)
-                node = nxt
-            self.values[node] = tuple(labels)
+                node = self._add(node, c)
+            self.values[node] = tuple(aliases[alias])
+        self.ends = <char *> malloc(len(self.values))
+        self.second = <int *> malloc((self.n_first * 128 + 1) * sizeof(int))
+        if self.ends == NULL or self.second == NULL:
+            raise MemoryError()
+        for i in range(len(self.values)):
+            self.ends[i] = self.values[i] is not None
+        for node in range(1, self.n_first + 1):
+            for i in range(128):
+                self.second[(node - 1) * 128 + i] = <int> self._step(node, <Py_UCS4> i)
 
     def __dealloc__(self):
         free(self.keys)
         free(self.child)
+        free(self.ends)
+        free(self.second)
+
+    cdef long long _add(self, long long node, Py_UCS4 c) except -1:
+        """The child of ``node`` by ``c``, made when missing."""
+        cdef long long nxt = self._step(node, c)
+        if nxt < 0:
+            nxt = len(self.values)
+            self.values.append(None)
+            self._insert(node, c, nxt)
+        return nxt
 
     cdef inline unsigned long long _slot(self, unsigned long long key) noexcept nogil:
         return ((key * _MIX) >> 32) & self.mask
@@ -321,6 +348,16 @@ cdef class AliasTrie:
                 return self.child[slot]
             slot = (slot + 1) & self.mask
         return -1
+
+    cdef inline long long _next(self, long long node, Py_UCS4 c) noexcept:
+        """``_step`` with the array reads for the first two steps."""
+        if c < 128 and node <= self.n_first:
+            if node == 0:
+                return self.root[c]
+            return self.second[(node - 1) * 128 + <Py_ssize_t> c]
+        if node == 0 and c < _ROOT:
+            return self.root[c]
+        return self._step(node, c)
 
     cdef void _insert(self, long long node, Py_UCS4 c, long long nxt) noexcept:
         cdef unsigned long long key = ((<unsigned long long> node) << 21) | (<unsigned long long> c)
@@ -351,11 +388,11 @@ cdef class AliasTrie:
                 q = p
                 while q < n:
                     c = PyUnicode_READ(kind, data, q)
-                    node = self._step(node, c)
+                    node = self._next(node, c)
                     if node < 0:
                         break
                     q += 1
-                    if self.values[node] is not None and (q == n or not _is_word(PyUnicode_READ(kind, data, q))):
+                    if self.ends[node] and (q == n or not _is_word(PyUnicode_READ(kind, data, q))):
                         best, end = node, q
                 if best >= 0:
                     for label in <tuple> self.values[best]:
@@ -368,6 +405,99 @@ cdef class AliasTrie:
             free_before = not _is_word(c)
             p += 1
         return out
+
+
+cdef bint _ascending(list hits) except -1:
+    """Strictly increasing ``(start, end, label)`` tuples: what ``sorted(set(hits))`` would leave as they are."""
+    cdef Py_ssize_t i
+    for i in range(1, len(hits)):
+        if not (<tuple> hits[i - 1]) < (<tuple> hits[i]):
+            return False
+    return True
+
+
+cdef class AliasIndex:
+    """Both passes of an :class:`~newstag.text.aliases.AliasMatcher` (loose
+    aliases on the folded, lower-cased text; ``exact`` ones on the folded
+    text) with a memo of recent texts: one batch asks for the same fields
+    twice (alias counts, then mention features).
+
+    ``match(text)`` gives ``(hits, lowered)``: the matcher's ``spans(text)``
+    (sorted unique ``(start, end, label)``) and the lowered text the mention
+    features tokenise. Callers must not change the list (it is memoised)."""
+
+    cdef AliasTrie loose, exact
+    cdef object fold, lower
+    cdef dict memo
+    cdef Py_ssize_t limit
+    cdef readonly bint joinable
+
+    def __init__(self, dict loose, dict exact, object fold, object lower, Py_ssize_t limit=8192):
+        self.loose, self.exact = AliasTrie(loose), AliasTrie(exact)
+        self.fold, self.lower = fold, lower
+        self.memo = {}
+        self.limit = limit
+        # no alias holds a line break: no hit crosses the breaks that join an
+        # article's fields, so a joined text's hits are its fields' hits
+        self.joinable = not any("\n" in a for a in loose) and not any("\n" in a for a in exact)
+
+    cpdef tuple match(self, str text):
+        cdef tuple done = self.memo.get(text)
+        cdef list hits, extra
+        if done is not None:
+            return done
+        folded, lowered = _fold_and_lower(text, self.fold, self.lower)
+        hits = self.loose.spans(lowered)
+        extra = self.exact.spans(folded)
+        if extra or not _ascending(hits):  # an alias of several labels, or of both passes
+            hits = sorted(set(hits + extra))
+        if len(self.memo) >= self.limit:  # a few batches' fields: memory stays flat on streams
+            self.memo.clear()
+        done = self.memo[text] = (hits, lowered)
+        return done
+
+    def forget(self):
+        self.memo.clear()
+
+    def counts(self, list articles, bint title_separate, bint sublinear, Py_ssize_t n_labels):
+        """``AliasMatcher.matrix``: alias counts per article (title and body
+        columns apart, or one block), ``log1p`` when ``sublinear``. Each of
+        the title, subtitle and text is matched on its own (and memoised
+        for the mention features): the same counts as matching the joined
+        body when ``joinable``, which the caller checks."""
+        import numpy as np
+
+        cdef Py_ssize_t row, part, i, offset
+        cdef list hits
+        cdef str field
+        out_arr = np.zeros((len(articles), n_labels * (2 if title_separate else 1)))
+        cdef double[:, ::1] out = out_arr
+        for row in range(len(articles)):
+            parts = _article_parts(articles[row])
+            for part in range(3):
+                field = parts[part]
+                if not field:
+                    continue
+                offset = n_labels if (part and title_separate) else 0
+                hits = <list> self.match(field)[0]
+                for i in range(len(hits)):
+                    out[row, offset + <Py_ssize_t> (<tuple> hits[i])[2]] += 1
+        if sublinear:
+            np.log1p(out_arr, out=out_arr)
+        return out_arr
+
+
+cdef inline str _part(article, str key):
+    value = article.get(key, "") if isinstance(article, dict) else (article.get(key, "") if isinstance(article, Mapping) else getattr(article, key, ""))
+    return value if isinstance(value, str) else ""
+
+
+cdef tuple _article_parts(article):
+    """(title, subtitle, text) as :func:`newstag.text.preparation.fields`
+    reads them (a ``str`` is a body; a value that is not a ``str`` is empty)."""
+    if isinstance(article, str):
+        return ("", "", article)
+    return (_part(article, "title"), _part(article, "subtitle"), _part(article, "text"))
 
 
 # where a hit stands, as bits (MentionFeaturizer.candidates' ``where`` sets)
@@ -436,7 +566,7 @@ def candidates(featurizer, article):
         body = name == "body"
         quotes = quote_regions(text)
         paragraphs = _paragraph_spans(text) if body else []
-        lowered = matcher.lowered(text) if hasattr(matcher, "lowered") else fold_and_lower(text)[1]
+        lowered = matcher.lowered(text) if hasattr(matcher, "lowered") else _reference_fold_and_lower(text)[1]
         windows = hit_windows(lowered, [(h[0], h[1], h[2]) for h in hits], window)
         for n in range(n_hits):
             start = hits[n][0]
@@ -681,16 +811,16 @@ def role_margins(featurizer, article, RoleTables t, const double[::1] coef, doub
     cdef int *any_place = NULL
     cdef int *all_places = NULL
     cdef double *z = NULL
+    cdef AliasIndex index = featurizer.matcher.index
     texts = dict(featurizer._fields(article))
-    matcher = featurizer.matcher
     for name, text in texts.items():
         if text:
-            hits = matcher.spans(text)
-            by_field.append((name, text, hits))
+            hits, lowered = index.match(text)
+            by_field.append((name, text, hits, lowered))
             total += len(hits)
     if total == 0:
         return {}
-    labels = matcher.labels
+    labels = featurizer.matcher.labels
     n_labels = len(labels)
     pairs = _Pairs(total * (4 + 2 * window + 1))  # every hit's window and kind, at most
     seen = <long long *> malloc((2 * window + 1) * sizeof(long long))
@@ -704,7 +834,7 @@ def role_margins(featurizer, article, RoleTables t, const double[::1] coef, doub
         for i in range(n_labels):
             all_places[i] = 0x7F
             z[i] = intercept
-        for name, text, hits in by_field:
+        for name, text, hits, lowered in by_field:
             n_hits = len(hits)
             if n_hits == 0:
                 continue
@@ -712,7 +842,6 @@ def role_margins(featurizer, article, RoleTables t, const double[::1] coef, doub
             body = places == IN_BODY
             quotes = quote_regions(text)
             paragraphs = _paragraph_spans(text) if body else []
-            lowered = matcher.lowered(text) if hasattr(matcher, "lowered") else fold_and_lower(text)[1]
             field = _Field(lowered, hits)
             actors = [h[2] for h in hits]
             for n in range(n_hits):
@@ -983,6 +1112,12 @@ cdef inline Py_UCS4 _lower_one(Py_UCS4 c, object table) except? 0x110000:
 
 
 def fold_and_lower(str text, object fold, object lower):
+    """``(text.translate(fold), text.translate(fold).translate(lower))``
+    (see :func:`_fold_and_lower`)."""
+    return _fold_and_lower(text, fold, lower)
+
+
+cdef object _fold_and_lower(str text, object fold, object lower):
     """``(text.translate(fold), text.translate(fold).translate(lower))``
     in one pass, for the one-to-one tables of :mod:`newstag.text.preparation`
     (``_FOLD``, ``_LOWER``: dicts that fill themselves; ASCII is mapped here

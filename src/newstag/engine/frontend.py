@@ -76,16 +76,15 @@ def resolve(engine: str = "auto") -> str:
 
 class CompiledAliasMatcher(AliasMatcher):
     """:class:`AliasMatcher` with both regex passes done by compiled tries
-    (``_frontend.AliasTrie``): the same hits (word boundaries, longest alias
-    first, no overlaps within a pass, ``exact`` case-sensitive)."""
+    (``_frontend.AliasIndex``): the same hits (word boundaries, longest alias
+    first, no overlaps within a pass, ``exact`` case-sensitive), memoised
+    for a batch, and the alias-count matrix built in the extension."""
 
     def __init__(self, labels: Sequence[str], loose: Mapping[str, Sequence[int]], exact: Mapping[str, Sequence[int]]):
         super().__init__(labels, loose, exact)
         if _FRONTEND is None:
             raise EngineUnavailable(_WHY)
-        self._loose_trie = _FRONTEND.AliasTrie(self.loose)
-        self._exact_trie = _FRONTEND.AliasTrie(self.exact)
-        self._memo: dict[str, tuple[set[tuple[int, int, int]], str]] = {}
+        self.index = _FRONTEND.AliasIndex(self.loose, self.exact, _FOLD, _LOWER, _MEMO)
 
     @classmethod
     def like(cls, matcher: AliasMatcher) -> CompiledAliasMatcher:
@@ -99,33 +98,28 @@ class CompiledAliasMatcher(AliasMatcher):
         return shared
 
     def _hits(self, text: str) -> set[tuple[int, int, int]]:
-        """The hits of ``text`` (callers must not change the set: it is
-        memoised, because one batch asks for the same fields twice: alias
-        counts, then mention features)."""
-        return self._match(text)[0]
+        return set(self.index.match(text)[0])
+
+    def spans(self, text: str) -> list[tuple[int, int, int]]:
+        return list(self.index.match(text)[0])
 
     def forget(self) -> None:
         """Drop the memo (the model calls it after each batch: memory stays
         that of one batch)."""
-        self._memo.clear()
+        self.index.forget()
 
     def lowered(self, text: str) -> str:
         """``fold_and_lower(text)[1]``, memoised with the hits (the mention
         featurizer reads it right after matching)."""
-        return self._match(text)[1]
+        return self.index.match(text)[1]
 
-    def _match(self, text: str) -> tuple[set[tuple[int, int, int]], str]:
-        done = self._memo.get(text)
-        if done is not None:
-            return done
-        assert _FRONTEND is not None  # an instance exists only when it imports
-        folded, lowered = fold_and_lower(text)
-        hits = set(self._loose_trie.spans(lowered))
-        hits.update(self._exact_trie.spans(folded))
-        if len(self._memo) >= _MEMO:  # a few batches' fields; memory stays flat on streams
-            self._memo.clear()
-        self._memo[text] = (hits, lowered)
-        return hits, lowered
+    def matrix(self, articles: Sequence[object], title_separate: bool = True, sublinear: bool = True) -> np.ndarray:
+        """:meth:`AliasMatcher.matrix` in one compiled pass that matches
+        the title, subtitle and text apart (the fields the mention features
+        match next, so they find them memoised)."""
+        if not self.index.joinable:  # an alias with a line break could cross the joins
+            return super().matrix(articles, title_separate, sublinear)
+        return self.index.counts(list(articles), title_separate, sublinear, len(self.labels))
 
 
 _SHARED: dict[str, CompiledAliasMatcher] = {}

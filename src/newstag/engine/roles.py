@@ -108,7 +108,9 @@ class CompactRoles:
         C[rows, cols] = 1.0
         if self.fitted:
             R[rows, cols] = _sigmoid(np.array(margins, dtype=np.float64))
-        return _sigmoid(stack_inputs(P, R, C) @ self.stack_coef + self.stack_intercept)
+        # a product of four terms per cell, summed without BLAS: a BLAS call
+        # wakes OpenBLAS's threads, which then spin on the other cores
+        return _sigmoid((stack_inputs(P, R, C) * self.stack_coef).sum(axis=-1) + self.stack_intercept)
 
     def _candidate_margins(self, article: Any) -> dict[int, float]:
         """The candidate classifier's margin for each actor named in the
