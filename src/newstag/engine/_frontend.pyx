@@ -1355,9 +1355,12 @@ def occurrence_counts(const long long[::1] lengths, const int[::1] ids, const in
     tail is never written (so never paged in)."""
     import numpy as np
 
-    cdef Py_ssize_t n_docs = lengths.shape[0], i, jj, kk, j, k, head, length, nnz = 0, pos = 0, cap = 0
+    cdef Py_ssize_t n_docs = lengths.shape[0], n_words = b_indptr.shape[0] - 1, i, jj, kk, j, k, head, length, nnz = 0, pos = 0, cap = 0, longest = 0, n_distinct, d
+    cdef int times
     for jj in range(ids.shape[0]):
         cap += b_indptr[ids[jj] + 1] - b_indptr[ids[jj]]
+    for i in range(n_docs):
+        longest = max(longest, lengths[i])
     indptr_arr = np.zeros(n_docs + 1, dtype=np.int32)
     indices_arr = np.empty(cap, dtype=np.int32)
     data_arr = np.empty(cap, dtype=np.float64)
@@ -1365,21 +1368,38 @@ def occurrence_counts(const long long[::1] lengths, const int[::1] ids, const in
     cdef int[::1] indices = indices_arr
     cdef double[::1] data = data_arr
     cdef int *cell
+    # a word's occurrences in a document are added at once, at its first:
+    # the columns are first seen in the same order (a repeat brings none new)
+    cdef int *multiplicity = <int *> calloc(n_words + 1, sizeof(int))
+    cdef int *distinct = <int *> malloc((longest + 1) * sizeof(int))
+    if multiplicity == NULL or distinct == NULL:
+        free(multiplicity)
+        free(distinct)
+        raise MemoryError()
     with nogil:
         for i in range(n_docs):
-            head = -2
-            length = 0
+            n_distinct = 0
             for jj in range(pos, pos + lengths[i]):
                 j = ids[jj]
+                if multiplicity[j] == 0:
+                    distinct[n_distinct] = <int> j
+                    n_distinct += 1
+                multiplicity[j] += 1
+            pos += lengths[i]
+            head = -2
+            length = 0
+            for d in range(n_distinct):
+                j = distinct[d]
+                times = multiplicity[j]
+                multiplicity[j] = 0
                 for kk in range(b_indptr[j], b_indptr[j + 1]):
                     k = b_indices[kk]
                     cell = &scratch[k, 0]
-                    cell[1] += 1
+                    cell[1] += times
                     if cell[0] == -1:
                         cell[0] = <int> head
                         head = k
                         length += 1
-            pos += lengths[i]
             for jj in range(length):
                 cell = &scratch[head, 0]
                 if cell[1] != 0:
@@ -1390,6 +1410,8 @@ def occurrence_counts(const long long[::1] lengths, const int[::1] ids, const in
                 cell[0] = -1
                 cell[1] = 0
             indptr[i + 1] = <int> nnz
+    free(multiplicity)
+    free(distinct)
     return indptr_arr, indices_arr[:nnz], data_arr[:nnz]
 
 
