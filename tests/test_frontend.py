@@ -192,6 +192,28 @@ def test_quote_regions_match(text):
     assert _frontend.quote_regions(text) == _quote_regions(text)
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab \n\t\u00a0\u2028")), max_size=40))
+def test_paragraph_spans_match(text):
+    from newstag.engine import _frontend  # type: ignore[attr-defined]
+    from newstag.text.mentions import _paragraph_spans
+
+    assert _frontend.paragraph_spans(text) == _paragraph_spans(text)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mention_fields_match(reference, pieces, data):
+    from newstag.data import Record
+    from newstag.engine import _frontend  # type: ignore[attr-defined]
+
+    article = data.draw(_article(pieces))
+    assert _frontend.mention_fields(article) == dict(reference._fields(article))
+    if isinstance(article, dict):
+        as_record = Record(id="r", title=str(article.get("title") or ""), subtitle=str(article.get("subtitle") or ""), text=str(article.get("text") or ""))
+        assert _frontend.mention_fields(as_record) == dict(reference._fields(as_record))
+
+
 def test_mention_features_match_on_the_corpus(reference, compiled, corpus_test):
     for article in corpus_test:
         assert compiled.candidates(article) == reference.candidates(article), article.id

@@ -16,7 +16,7 @@ from libc.stdlib cimport calloc, free, malloc
 
 from collections.abc import Mapping
 
-from newstag.text.mentions import _is_dateline, _paragraph_spans
+from newstag.text.mentions import _is_dateline
 from newstag.text.preparation import fold_and_lower as _reference_fold_and_lower
 
 _PUNCT = frozenset('«»“”"()-–—:')
@@ -161,6 +161,37 @@ cdef Py_ssize_t _masked_sequence(str lowered, list hits, Py_ssize_t *starts, Py_
         free(span_start)
         free(span_end)
         free(span_hit)
+
+
+def paragraph_spans(str body):
+    """Port of ``newstag.text.mentions._paragraph_spans``: the ``(start,
+    end)`` of each part of ``body.split("\\n\\n")`` that is not all spaces."""
+    cdef Py_ssize_t n = len(body), pos = 0, i = 0, k
+    cdef int kind = PyUnicode_KIND(body)
+    cdef void *data = PyUnicode_DATA(body)
+    cdef list spans = []
+    while True:
+        while i + 1 < n and not (PyUnicode_READ(kind, data, i) == 10 and PyUnicode_READ(kind, data, i + 1) == 10):
+            i += 1
+        end = i if i + 1 < n else n  # no separator left: the last part runs to the end
+        for k in range(pos, end):
+            if not Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, k)):
+                spans.append((pos, end))
+                break
+        if end == n:
+            return spans
+        pos = i = end + 2
+
+
+def mention_fields(article):
+    """Port of ``MentionFeaturizer._fields`` as a dict: ``{"body": article}``
+    for a ``str``, else the title, subtitle and text (``str(value or "")``)."""
+    if isinstance(article, str):
+        return {"body": article}
+    if isinstance(article, dict) or isinstance(article, Mapping):
+        get = article.get
+        return {"title": str(get("title", "") or ""), "subtitle": str(get("subtitle", "") or ""), "body": str(get("text", "") or "")}
+    return {"title": str(getattr(article, "title", "") or ""), "subtitle": str(getattr(article, "subtitle", "") or ""), "body": str(getattr(article, "text", "") or "")}
 
 
 cdef class _Field:
@@ -539,7 +570,7 @@ def candidates(featurizer, article):
     # typed: Cython then calls the dict API directly, not attribute lookups
     cdef dict texts, counts, feats, positions, f, row
     cdef list by_field, hits, windows
-    texts = dict(featurizer._fields(article))
+    texts = mention_fields(article)
     matcher = featurizer.matcher
     by_field = []  # (name, text, [(start, end, actor, matched)])
     counts = {}
@@ -565,7 +596,7 @@ def candidates(featurizer, article):
             continue
         body = name == "body"
         quotes = quote_regions(text)
-        paragraphs = _paragraph_spans(text) if body else []
+        paragraphs = paragraph_spans(text) if body else []
         lowered = matcher.lowered(text) if hasattr(matcher, "lowered") else _reference_fold_and_lower(text)[1]
         windows = hit_windows(lowered, [(h[0], h[1], h[2]) for h in hits], window)
         for n in range(n_hits):
@@ -812,7 +843,7 @@ def role_margins(featurizer, article, RoleTables t, const double[::1] coef, doub
     cdef int *all_places = NULL
     cdef double *z = NULL
     cdef AliasIndex index = featurizer.matcher.index
-    texts = dict(featurizer._fields(article))
+    texts = mention_fields(article)
     for name, text in texts.items():
         if text:
             hits, lowered = index.match(text)
@@ -841,7 +872,7 @@ def role_margins(featurizer, article, RoleTables t, const double[::1] coef, doub
             places = _PLACES[name]
             body = places == IN_BODY
             quotes = quote_regions(text)
-            paragraphs = _paragraph_spans(text) if body else []
+            paragraphs = paragraph_spans(text) if body else []
             field = _Field(lowered, hits)
             actors = [h[2] for h in hits]
             for n in range(n_hits):
