@@ -86,7 +86,8 @@ def test_compact_form_gives_the_same_probabilities_and_evidence(fitted):
     cm, arrays = compile_model(fitted)
     served = load_bytes(to_bytes(cm.meta, arrays))  # through the file format: JSON + arrays, no pickle
     test = [*_articles(12, 5), {"title": "Meteo", "text": "Sole ovunque, ha detto Meloni a Roma."}]
-    np.testing.assert_allclose(served.predict_proba(test), fitted.predict_proba(test), atol=1e-9)
+    # the heads are stored float32: the engines' 1e-6 agreement, not float64's
+    np.testing.assert_allclose(served.predict_proba(test), fitted.predict_proba(test), rtol=0, atol=1e-6)
     np.testing.assert_array_equal(served.thresholds_, fitted.thresholds_)
     assert served.role_evidence(test[0], "italy", 5) == fitted.role_evidence(test[0], "italy", 5)
 
