@@ -1461,8 +1461,8 @@ cdef extern from *:
     #define NEWSTAG_CLONES
     #endif
     #define NEWSTAG_AHEAD 8  /* entries: min time at 8 to 24 for both float32 and float64 heads */
-    #define NEWSTAG_CSR_DENSE(NAME, T) \
-    static NEWSTAG_CLONES void NAME(const int *indptr, const int *indices, const double *data, \
+    #define NEWSTAG_CSR_DENSE(NAME, V, T) \
+    static NEWSTAG_CLONES void NAME(const int *indptr, const int *indices, const V *data, \
                                     const T *dense, Py_ssize_t n_rows, Py_ssize_t n_cols, double *out) { \
         Py_ssize_t nnz = indptr[n_rows], line = 64 / (Py_ssize_t) sizeof(T); \
         for (Py_ssize_t i = 0; i < n_rows; i++) { \
@@ -1473,17 +1473,26 @@ cdef extern from *:
                     for (Py_ssize_t k = 0; k < n_cols; k += line) __builtin_prefetch(ahead + k, 0, 1); \
                     __builtin_prefetch(ahead + n_cols - 1, 0, 1); \
                 } \
-                const double a = data[jj]; \
+                const double a = (double) data[jj]; \
                 const T *restrict row = dense + (Py_ssize_t) indices[jj] * n_cols; \
                 for (Py_ssize_t k = 0; k < n_cols; k++) acc[k] += a * (double) row[k]; \
             } \
         } \
     }
-    NEWSTAG_CSR_DENSE(newstag_csr_dense_f, float)
-    NEWSTAG_CSR_DENSE(newstag_csr_dense_d, double)
+    NEWSTAG_CSR_DENSE(newstag_csr_dense_ff, float, float)
+    NEWSTAG_CSR_DENSE(newstag_csr_dense_fd, float, double)
+    NEWSTAG_CSR_DENSE(newstag_csr_dense_df, double, float)
+    NEWSTAG_CSR_DENSE(newstag_csr_dense_dd, double, double)
     """
-    void newstag_csr_dense_f(const int *indptr, const int *indices, const double *data, const float *dense, Py_ssize_t n_rows, Py_ssize_t n_cols, double *out) noexcept nogil
-    void newstag_csr_dense_d(const int *indptr, const int *indices, const double *data, const double *dense, Py_ssize_t n_rows, Py_ssize_t n_cols, double *out) noexcept nogil
+    void newstag_csr_dense_ff(const int *indptr, const int *indices, const float *data, const float *dense, Py_ssize_t n_rows, Py_ssize_t n_cols, double *out) noexcept nogil
+    void newstag_csr_dense_fd(const int *indptr, const int *indices, const float *data, const double *dense, Py_ssize_t n_rows, Py_ssize_t n_cols, double *out) noexcept nogil
+    void newstag_csr_dense_df(const int *indptr, const int *indices, const double *data, const float *dense, Py_ssize_t n_rows, Py_ssize_t n_cols, double *out) noexcept nogil
+    void newstag_csr_dense_dd(const int *indptr, const int *indices, const double *data, const double *dense, Py_ssize_t n_rows, Py_ssize_t n_cols, double *out) noexcept nogil
+
+
+ctypedef fused value_t:
+    float
+    double
 
 
 ctypedef fused weight_t:
@@ -1491,12 +1500,14 @@ ctypedef fused weight_t:
     double
 
 
-def csr_dense(const int[::1] indptr, const int[::1] indices, const double[::1] data, const weight_t[:, ::1] dense):
-    """``X @ dense`` for the CSR matrix ``X`` (float64 values): scipy's
-    ``csr_matvecs`` (each row accumulates value x dense row, entry by entry,
-    into zeros). Returns a new C-ordered float64 array. ``dense`` may be
-    float32 (a model's stored heads): each weight is widened to float64
-    before it is multiplied, so the sums are those of ``X @ dense.astype(float64)``."""
+def csr_dense(const int[::1] indptr, const int[::1] indices, const value_t[::1] data, const weight_t[:, ::1] dense):
+    """``X @ dense`` for the CSR matrix ``X``: scipy's ``csr_matvecs``
+    (each row accumulates value x dense row, entry by entry, into zeros) in
+    float64. Returns a new C-ordered float64 array. The values (TF-IDF
+    blocks: float32) and ``dense`` (a model's stored heads: float32) may be
+    float32: each is widened to float64 before it is multiplied, so the
+    sums are those of ``X.astype(float64) @ dense.astype(float64)``, as
+    scipy computes a float32 matrix times a float64 one."""
     import numpy as np
 
     cdef Py_ssize_t n_rows = indptr.shape[0] - 1, n_cols = dense.shape[1]
@@ -1505,10 +1516,14 @@ def csr_dense(const int[::1] indptr, const int[::1] indices, const double[::1] d
     if n_rows == 0 or n_cols == 0 or indptr[n_rows] == 0:
         return out_arr
     with nogil:
-        if weight_t is float:
-            newstag_csr_dense_f(&indptr[0], &indices[0], &data[0], &dense[0, 0], n_rows, n_cols, &out[0, 0])
+        if value_t is float and weight_t is float:
+            newstag_csr_dense_ff(&indptr[0], &indices[0], &data[0], &dense[0, 0], n_rows, n_cols, &out[0, 0])
+        elif value_t is float:
+            newstag_csr_dense_fd(&indptr[0], &indices[0], &data[0], &dense[0, 0], n_rows, n_cols, &out[0, 0])
+        elif weight_t is float:
+            newstag_csr_dense_df(&indptr[0], &indices[0], &data[0], &dense[0, 0], n_rows, n_cols, &out[0, 0])
         else:
-            newstag_csr_dense_d(&indptr[0], &indices[0], &data[0], &dense[0, 0], n_rows, n_cols, &out[0, 0])
+            newstag_csr_dense_dd(&indptr[0], &indices[0], &data[0], &dense[0, 0], n_rows, n_cols, &out[0, 0])
     return out_arr
 
 

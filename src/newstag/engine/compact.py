@@ -121,10 +121,10 @@ class _Csr:
         return self.with_data(self.data * scalar)
 
     def __matmul__(self, dense: np.ndarray) -> np.ndarray:
-        data = np.ascontiguousarray(self.data, dtype=np.float64)  # scipy upcasts the values too
+        data = self.data if self.data.dtype == np.float32 else np.ascontiguousarray(self.data, dtype=np.float64)  # widened one by one, as scipy upcasts
         if dense.dtype != np.float32:  # float32 heads are read as they are stored, widened weight by weight
             dense = np.ascontiguousarray(dense, dtype=np.float64)
-        return self.kernels.csr_dense(self.indptr, self.indices, data, np.ascontiguousarray(dense))
+        return self.kernels.csr_dense(self.indptr, self.indices, np.ascontiguousarray(data), np.ascontiguousarray(dense))
 
     def tocsr(self):
         """The scipy matrix (for callers that want one: explanations)."""
