@@ -121,9 +121,9 @@ class _Csr:
         return self.with_data(self.data * scalar)
 
     def __matmul__(self, dense: np.ndarray) -> np.ndarray:
-        data = self.data if self.data.dtype == np.float32 else np.ascontiguousarray(self.data, dtype=np.float64)  # widened one by one, as scipy upcasts
-        if dense.dtype != np.float32:  # float32 heads are read as they are stored, widened weight by weight
-            dense = np.ascontiguousarray(dense, dtype=np.float64)
+        # float32 values (TF-IDF blocks) and weights (stored heads) are read
+        # as they are and widened one by one, as scipy upcasts; others go float64
+        data, dense = (a if a.dtype == np.float32 else a.astype(np.float64, copy=False) for a in (self.data, dense))
         return self.kernels.csr_dense(self.indptr, self.indices, np.ascontiguousarray(data), np.ascontiguousarray(dense))
 
     def tocsr(self):
