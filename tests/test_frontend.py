@@ -214,6 +214,22 @@ def test_mention_fields_match(reference, pieces, data):
         assert _frontend.mention_fields(as_record) == dict(reference._fields(as_record))
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    words=st.lists(st.sampled_from(["la", "russia", "usa", "e", "«", "—", ":", "kiev", "x" * 12]), max_size=25),
+    spans=st.lists(st.tuples(st.integers(0, 120), st.integers(1, 12), st.integers(0, 3)), max_size=6),
+)
+def test_hit_windows_match_for_hits_in_any_order(reference, compiled, words, spans):
+    """Hits sorted (as ``spans`` gives them) take the compiled fast path;
+    any other order (overlaps, repeats) is sorted first: both as the reference."""
+    from newstag.text.mentions import _Hit
+
+    lowered = " ".join(words)
+    hits = [_Hit(actor, "body", start, min(start + size, len(lowered)), "") for start, size, actor in spans if start < len(lowered)]
+    for order in (hits, sorted(hits, key=lambda h: (h.start, h.end))):
+        assert compiled._hit_windows(lowered, order) == reference._hit_windows(lowered, order)
+
+
 def test_mention_features_match_on_the_corpus(reference, compiled, corpus_test):
     for article in corpus_test:
         assert compiled.candidates(article) == reference.candidates(article), article.id

@@ -117,7 +117,7 @@ cdef Py_ssize_t _masked_sequence(str lowered, list hits, Py_ssize_t *starts, Py_
     ``(start, end, actor)``; arrays have room for ``len(lowered) + 1``
     (``at``: for the hits)."""
     cdef Py_ssize_t n_hits = len(hits), n_tok, k = 0, i, m, s, n_inside, n_seq = 0, hs, he, hn
-    cdef bint placed
+    cdef bint placed, in_order = True
     cdef Py_ssize_t inside[7]
     cdef Py_ssize_t *span_start = <Py_ssize_t *> malloc((n_hits + 1) * sizeof(Py_ssize_t))
     cdef Py_ssize_t *span_end = <Py_ssize_t *> malloc((n_hits + 1) * sizeof(Py_ssize_t))
@@ -125,10 +125,18 @@ cdef Py_ssize_t _masked_sequence(str lowered, list hits, Py_ssize_t *starts, Py_
     try:
         if span_start == NULL or span_end == NULL or span_hit == NULL:
             raise MemoryError()
-        # the sorted spans as C arrays: the token loop reads them without objects
-        for m, span in enumerate(sorted([(hits[i][0], hits[i][1], i) for i in range(n_hits)])):
-            span_start[m], span_end[m], span_hit[m] = span
+        # the spans sorted by (start, end, hit) as C arrays: the token loop
+        # reads them without objects. Hits come sorted (``spans`` sorts
+        # them), so the sort is needed only when they do not
+        for m in range(n_hits):
+            span = <tuple> hits[m]
+            span_start[m], span_end[m], span_hit[m] = span[0], span[1], m
             at[m] = -1
+            if m and (span_start[m] < span_start[m - 1] or (span_start[m] == span_start[m - 1] and span_end[m] < span_end[m - 1])):
+                in_order = False
+        if not in_order:
+            for m, span in enumerate(sorted([(hits[i][0], hits[i][1], i) for i in range(n_hits)])):
+                span_start[m], span_end[m], span_hit[m] = span
         n_tok = _tokens(lowered, starts, ends)
         for i in range(n_tok):
             s = starts[i]
