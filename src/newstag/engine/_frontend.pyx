@@ -10,7 +10,7 @@ is ``Py_UNICODE_ISALNUM`` or ``_``), the iteration orders are the reference's.
 """
 
 from cpython.unicode cimport Py_UNICODE_ISALNUM, Py_UNICODE_ISSPACE
-from cpython.unicode cimport PyUnicode_4BYTE_KIND, PyUnicode_FromKindAndData
+from cpython.unicode cimport PyUnicode_1BYTE_KIND, PyUnicode_4BYTE_KIND, PyUnicode_FromKindAndData
 from libc.math cimport log1p, sqrt
 from libc.stdlib cimport calloc, free, malloc
 
@@ -1156,6 +1156,67 @@ def fold_and_lower(str text, object fold, object lower):
     return _fold_and_lower(text, fold, lower)
 
 
+# fold and fold-then-lower of the 256 Latin-1 code points, for the tables
+# they were read from (``_FOLD1_FOR``, ``_LOWER1_FOR``): most news text is
+# stored one byte per character, and its pass then needs no Python lookup
+# and no UCS-4 copy
+cdef object _FOLD1_FOR = None
+cdef object _LOWER1_FOR = None
+cdef Py_UCS4 _FOLD1[256]
+cdef Py_UCS4 _FOLD_LOWER1[256]
+
+
+cdef int _latin1_tables(object fold, object lower) except -1:
+    global _FOLD1_FOR, _LOWER1_FOR
+    cdef Py_UCS4 c
+    if _FOLD1_FOR is not fold:
+        for c in range(256):
+            _FOLD1[c] = _fold_one(c, fold)
+        _FOLD1_FOR, _LOWER1_FOR = fold, None
+    if lower is not None and _LOWER1_FOR is not lower:
+        for c in range(256):
+            _FOLD_LOWER1[c] = _lower_one(_FOLD1[c], lower)
+        _LOWER1_FOR = lower
+    return 0
+
+
+cdef object _fold_and_lower_latin1(str text, object fold, object lower):
+    """:func:`_fold_and_lower` for a one-byte string whose folded (and
+    lowered) characters all stay one byte; ``None`` when one does not."""
+    cdef Py_ssize_t i, n = len(text)
+    cdef const unsigned char *src = <const unsigned char *> PyUnicode_DATA(text)
+    cdef unsigned char *folded
+    cdef unsigned char *lowered = NULL
+    cdef Py_UCS4 f, l
+    cdef bint changed_fold = False, changed_lower = False, want_lower = lower is not None
+    _latin1_tables(fold, lower)
+    folded = <unsigned char *> malloc(n + 1)
+    if want_lower:
+        lowered = <unsigned char *> malloc(n + 1)
+    try:
+        if folded == NULL or (want_lower and lowered == NULL):
+            raise MemoryError()
+        for i in range(n):
+            f = _FOLD1[src[i]]
+            if f > 255:
+                return None
+            folded[i] = <unsigned char> f
+            changed_fold |= f != src[i]
+            if want_lower:
+                l = _FOLD_LOWER1[src[i]]
+                if l > 255:
+                    return None
+                lowered[i] = <unsigned char> l
+                changed_lower |= l != f
+        out = text if not changed_fold else PyUnicode_FromKindAndData(PyUnicode_1BYTE_KIND, folded, n)
+        if not want_lower:
+            return out
+        return out, (out if not changed_lower else PyUnicode_FromKindAndData(PyUnicode_1BYTE_KIND, lowered, n))
+    finally:
+        free(folded)
+        free(lowered)
+
+
 cdef object _fold_and_lower(str text, object fold, object lower):
     """``(text.translate(fold), text.translate(fold).translate(lower))``
     in one pass, for the one-to-one tables of :mod:`newstag.text.preparation`
@@ -1170,6 +1231,10 @@ cdef object _fold_and_lower(str text, object fold, object lower):
     cdef bint changed_fold = False, changed_lower = False, want_lower = lower is not None
     cdef int kind
     cdef void *data
+    if PyUnicode_KIND(text) == PyUnicode_1BYTE_KIND:
+        done = _fold_and_lower_latin1(text, fold, lower)
+        if done is not None:
+            return done
     folded = <Py_UCS4 *> malloc((n + 1) * sizeof(Py_UCS4))
     if folded == NULL:
         raise MemoryError()
