@@ -316,6 +316,10 @@ def test_each_worker_picks_up_a_promotion_on_its_own(trained_registry, tmp_path)
     subprocess.run([str(BIN / "newstag"), "--registry", str(reg), "models", "promote", "topics@v1", "production"], check=True, capture_output=True)
     proc, url, log = _start(reg, "--workers", "2")
     try:
+        # both workers serving v1 first: one still starting would load v2 as its first set, not swap to it
+        deadline = time.monotonic() + 60
+        while len({e["pid"] for e in _log_events(log) if e["event"] == "started"}) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
         subprocess.run([str(BIN / "newstag"), "--registry", str(reg), "models", "promote", "topics@v2", "production"], check=True, capture_output=True)
         deadline, seen = time.monotonic() + 30, []
         with httpx.Client(base_url=url, timeout=10) as c:
