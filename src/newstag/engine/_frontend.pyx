@@ -1180,6 +1180,16 @@ cdef int _latin1_tables(object fold, object lower) except -1:
     return 0
 
 
+cdef object _folded_results(str text, int kind, Py_ssize_t n, const void *folded, bint changed_fold, const void *lowered, bint changed_lower):
+    """What :func:`_fold_and_lower` returns from its buffers (of ``kind``):
+    the folded text, and the lowered one unless ``lowered`` is NULL; an
+    unchanged text is returned as it is."""
+    out = text if not changed_fold else PyUnicode_FromKindAndData(kind, folded, n)
+    if lowered == NULL:
+        return out
+    return out, (out if not changed_lower else PyUnicode_FromKindAndData(kind, lowered, n))
+
+
 cdef object _fold_and_lower_latin1(str text, object fold, object lower):
     """:func:`_fold_and_lower` for a one-byte string whose folded (and
     lowered) characters all stay one byte; ``None`` when one does not."""
@@ -1208,10 +1218,7 @@ cdef object _fold_and_lower_latin1(str text, object fold, object lower):
                     return None
                 lowered[i] = <unsigned char> l
                 changed_lower |= l != f
-        out = text if not changed_fold else PyUnicode_FromKindAndData(PyUnicode_1BYTE_KIND, folded, n)
-        if not want_lower:
-            return out
-        return out, (out if not changed_lower else PyUnicode_FromKindAndData(PyUnicode_1BYTE_KIND, lowered, n))
+        return _folded_results(text, PyUnicode_1BYTE_KIND, n, folded, changed_fold, lowered if want_lower else NULL, changed_lower)
     finally:
         free(folded)
         free(lowered)
@@ -1253,10 +1260,7 @@ cdef object _fold_and_lower(str text, object fold, object lower):
             if want_lower:
                 lowered[i] = _lower_one(f, lower)
                 changed_lower |= lowered[i] != f
-        out = text if not changed_fold else PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, folded, n)
-        if not want_lower:
-            return out
-        return out, (out if not changed_lower else PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, lowered, n))
+        return _folded_results(text, PyUnicode_4BYTE_KIND, n, folded, changed_fold, lowered if want_lower else NULL, changed_lower)
     finally:
         free(folded)
         free(lowered)
